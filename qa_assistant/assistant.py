@@ -1,0 +1,412 @@
+"""Assistant: the one API both front ends call (wiring only; the work is in the stages)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qa_assistant import __version__
+from qa_assistant.chunking import split_document
+from qa_assistant.errors import (
+    DocumentNotFoundError,
+    IndexMismatchError,
+    IngestError,
+    QAError,
+)
+from qa_assistant.index_store import EmbeddingCache, IndexStore, Manifest, read_current
+from qa_assistant.ingest import display_name, file_sha256, is_supported, read_document
+from qa_assistant.ingest.manifest import CorpusManifest, find_manifest, load_manifest
+from qa_assistant.search import HybridSearcher, SearchOptions, embed_with_cache, text_sha
+from qa_assistant.types import (
+    Answer,
+    Document,
+    DocumentInfo,
+    DocumentMeta,
+    Facets,
+    FileReport,
+    Hit,
+    IngestReport,
+    Passage,
+    RebuildReport,
+    SearchFilters,
+    Session,
+)
+
+if TYPE_CHECKING:
+    from qa_assistant.config import Settings
+    from qa_assistant.embedding import Embedder
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+SUGGESTED_SESSIONS = 3
+
+
+def _no_progress(done: int, total: int, message: str) -> None:
+    return None
+
+
+class Assistant:
+    """Index materials and answer questions about them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        link_base_url: str | None = None,
+    ):
+        """Args:
+        embedder: use this instead of loading `settings.model` (tests pass a fake one).
+        link_base_url: URL prefix under which a UI serves the corpus folder.
+        """
+        self.settings = settings
+        self._embedder = embedder
+        self._link_base_url = link_base_url
+        self._store: IndexStore | None = None
+        self._cache: EmbeddingCache | None = None
+        self._embedder_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one add/remove/rebuild at a time per process
+
+    # ----- wiring ---------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use and kept."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                from qa_assistant.embedding import SentenceTransformerEmbedder
+
+                self._embedder = SentenceTransformerEmbedder(
+                    self.settings.model,
+                    self.settings.cache_dir,
+                    threads=self.settings.threads,
+                    batch_size=self.settings.batch_size,
+                )
+            return self._embedder
+
+    @property
+    def cache(self) -> EmbeddingCache:
+        """Embedding cache shared by all index versions."""
+        if self._cache is None:
+            self._cache = EmbeddingCache(self.settings.index_dir)
+        return self._cache
+
+    def _current_store(self) -> IndexStore:
+        """The active index version, reopened when another process swapped it."""
+        store = self._store
+        if store is None or not store.is_current():
+            store = IndexStore.open_current(self.settings.index_dir)
+            store.check_model(self.model_name)
+            self._store = store
+        else:
+            store.refresh()
+        return store
+
+    @property
+    def model_name(self) -> str:
+        """Name of the configured embedding model."""
+        return self._embedder.name if self._embedder is not None else self.settings.model
+
+    def has_index(self) -> bool:
+        """True when an index exists at the configured location."""
+        return read_current(self.settings.index_dir) is not None
+
+    def _new_manifest(self) -> Manifest:
+        return Manifest(
+            model=self.embedder.name,
+            dimension=self.embedder.dimension,
+            chunk_chars=self.settings.chunk_chars,
+            chunk_overlap=self.settings.chunk_overlap,
+            package_version=__version__,
+        )
+
+    def _writable_store(self) -> IndexStore:
+        if not self.has_index():
+            store = IndexStore.create(self.settings.index_dir, self._new_manifest())
+            store.make_current()
+            self._store = store
+            return store
+        store = self._current_store()
+        manifest = store.manifest
+        if (manifest.chunk_chars, manifest.chunk_overlap) != (
+            self.settings.chunk_chars,
+            self.settings.chunk_overlap,
+        ):
+            raise IndexMismatchError(
+                f"index built with passages of {manifest.chunk_chars} chars "
+                f"(overlap {manifest.chunk_overlap}), settings say {self.settings.chunk_chars} "
+                f"({self.settings.chunk_overlap}): run `qa-assistant rebuild` first"
+            )
+        return store
+
+    def _searcher(self, store: IndexStore) -> HybridSearcher:
+        settings = self.settings
+        options = SearchOptions(
+            candidates=settings.candidates,
+            rrf_k=settings.rrf_k,
+            keyword_weight=settings.keyword_weight,
+            highlight_sentences=settings.highlight_sentences,
+            link_base_url=self._link_base_url,
+            corpus_dir=str(settings.corpus_dir.resolve()),
+        )
+        return HybridSearcher(store, self.embedder, self.cache, options)
+
+    # ----- organisers -----------------------------------------------------------------------
+    def add(
+        self,
+        paths: Iterable[Path],
+        meta: DocumentMeta | None = None,
+        progress: Progress = _no_progress,
+    ) -> IngestReport:
+        """Index files and folders (recursively); one report per file, never aborting the batch.
+
+        Args:
+            meta: metadata given by the organiser; its set fields override sessions.toml.
+        """
+        started = time.perf_counter()
+        files, reports = self._expand(paths)
+        manifests: dict[Path, CorpusManifest] = {}
+        with self._write_lock:
+            store = self._writable_store()
+            for number, path in enumerate(files, start=1):
+                progress(number - 1, len(files), f"reading {display_name(path.name)}")
+                try:
+                    reports.append(self._add_file(store, path, meta, manifests))
+                except IngestError as exc:
+                    reports.append(FileReport(self._source(path), "failed", error=str(exc)))
+                    logger.warning("%s", exc)
+            store.flush()
+        progress(len(files), len(files), "done")
+        return IngestReport(files=tuple(reports), seconds=time.perf_counter() - started)
+
+    def _expand(self, paths: Iterable[Path]) -> tuple[list[Path], list[FileReport]]:
+        files: list[Path] = []
+        reports: list[FileReport] = []
+        for path in paths:
+            if path.is_dir():
+                for child in sorted(path.rglob("*")):
+                    relative = child.relative_to(path).parts
+                    if child.is_dir() or any(part.startswith(".") for part in relative):
+                        continue
+                    if child.name == "sessions.toml":
+                        continue
+                    if is_supported(child):
+                        files.append(child)
+                    else:
+                        reports.append(
+                            FileReport(
+                                self._source(child),
+                                "skipped",
+                                error=f"unsupported file type {child.suffix or '(none)'}",
+                            )
+                        )
+            elif path.is_file():
+                files.append(path)
+            else:
+                reports.append(
+                    FileReport(display_name(path), "failed", error="no such file or folder")
+                )
+        return files, reports
+
+    def _source(self, path: Path) -> str:
+        """How a file is named in the index: relative to the corpus folder when inside it."""
+        resolved = path.resolve()
+        try:
+            return resolved.relative_to(self.settings.corpus_dir.resolve()).as_posix()
+        except ValueError:
+            return str(resolved)
+
+    def _meta_for(
+        self, path: Path, given: DocumentMeta | None, manifests: dict[Path, CorpusManifest]
+    ) -> DocumentMeta:
+        found = find_manifest(path)
+        base = DocumentMeta()
+        if found is not None:
+            if found not in manifests:
+                manifests[found] = load_manifest(found)
+            base = manifests[found].meta_for(path) or DocumentMeta()
+        if given is None:
+            return base
+        return DocumentMeta(
+            title=given.title or base.title,
+            session=given.session or base.session,
+            language=given.language or base.language,
+            recording_url=given.recording_url or base.recording_url,
+        )
+
+    def _add_file(
+        self,
+        store: IndexStore,
+        path: Path,
+        given: DocumentMeta | None,
+        manifests: dict[Path, CorpusManifest],
+    ) -> FileReport:
+        source = self._source(path)
+        try:
+            meta = self._meta_for(path, given, manifests)
+        except QAError as exc:
+            raise IngestError(f"{display_name(source)}: {exc}") from exc
+        existing = store.find_document(source)
+        sha = file_sha256(path)
+        if (
+            existing is not None
+            and existing.sha256 == sha
+            and store.stored_meta(existing.doc_id) == meta
+        ):
+            return FileReport(
+                source, "unchanged", existing.doc_id, existing.title, existing.passages
+            )
+        twin = store.find_by_sha(sha) if sha else None
+        if twin is not None and twin.source != source:
+            return FileReport(
+                source,
+                "skipped",
+                twin.doc_id,
+                twin.title,
+                error=f"same content as {display_name(twin.source)}, already indexed",
+            )
+        doc = read_document(path, meta, source, int(self.settings.max_file_mb * 1_000_000))
+        passages = split_document(doc, self.settings.chunk_chars, self.settings.chunk_overlap)
+        vectors = embed_with_cache(self.embedder, self.cache, [p.text for p in passages])
+        store.write_document(
+            doc, meta, passages, vectors, replace_doc_id=existing.doc_id if existing else None
+        )
+        logger.info("indexed %s: %d passages", display_name(source), len(passages))
+        return FileReport(
+            path=source,
+            status="replaced" if existing else "indexed",
+            doc_id=doc.doc_id,
+            title=doc.title,
+            passages=len(passages),
+            pages=doc.page_count if doc.doc_format == "pdf" else None,
+            cues=doc.page_count if doc.kind == "transcript" else None,
+            warnings=doc.warnings,
+        )
+
+    def remove(self, key: str) -> DocumentInfo:
+        """Remove a document (by id, id prefix or path) from every index."""
+        with self._write_lock:
+            store = self._current_store()
+            document = store.find_document(key) or store.find_document(self._source(Path(key)))
+            if document is None:
+                raise DocumentNotFoundError(
+                    f"no document {display_name(key)!r} in the index; "
+                    "`qa-assistant list` shows ids and paths"
+                )
+            store.delete_document(document.doc_id)
+            store.flush()
+            return document
+
+    def list_documents(self) -> list[DocumentInfo]:
+        """Every indexed document."""
+        return self._current_store().list_documents()
+
+    def rebuild(self, progress: Progress = _no_progress) -> RebuildReport:
+        """Re-chunk and re-embed every stored document with the current settings.
+
+        The new version is built beside the old one, which keeps answering until the swap.
+        """
+        started = time.perf_counter()
+        with self._write_lock:
+            old = IndexStore.open_current(self.settings.index_dir)
+            documents = list(old.iter_documents())
+            new = IndexStore.create(self.settings.index_dir, self._new_manifest())
+            embedded = reused = total_passages = 0
+            for number, (doc, meta) in enumerate(documents, start=1):
+                progress(number - 1, len(documents), f"embedding {display_name(doc.source)}")
+                passages = split_document(
+                    doc, self.settings.chunk_chars, self.settings.chunk_overlap
+                )
+                texts = [p.text for p in passages]
+                before = len(self.cache.get_many(self.embedder.name, [text_sha(t) for t in texts]))
+                vectors = embed_with_cache(self.embedder, self.cache, texts)
+                reused += before
+                embedded += len(set(texts)) - before
+                total_passages += len(passages)
+                new.write_document(doc, meta, passages, vectors)
+            new.flush()
+            new.make_current()
+            self._store = new
+            old.close()
+        progress(len(documents), len(documents), "done")
+        return RebuildReport(
+            documents=len(documents),
+            passages=total_passages,
+            embedded=embedded,
+            reused=reused,
+            seconds=time.perf_counter() - started,
+            model=self.embedder.name,
+        )
+
+    # ----- participants ---------------------------------------------------------------------
+    def search(
+        self, question: str, top_k: int | None = None, filters: SearchFilters | None = None
+    ) -> list[Hit]:
+        """The best passages for a question, ranked, with citations and highlights."""
+        store = self._current_store()
+        result = self._searcher(store).search(
+            question, top_k or self.settings.top_k, filters or SearchFilters()
+        )
+        return list(result.hits)
+
+    def ask(
+        self, question: str, top_k: int | None = None, filters: SearchFilters | None = None
+    ) -> Answer:
+        """Answer with passages, or say that the materials do not cover the question."""
+        question = question.strip()
+        if not question:
+            raise QAError("the question is empty: type a question")
+        store = self._current_store()
+        result = self._searcher(store).search(
+            question, top_k or self.settings.top_k, filters or SearchFilters()
+        )
+        threshold = self.min_score
+        if result.hits and result.best_score >= threshold:
+            return Answer(question, True, result.hits, result.query_language)
+        return Answer(
+            question,
+            False,
+            (),
+            result.query_language,
+            suggestions=_sessions_of(result.hits),
+        )
+
+    @property
+    def min_score(self) -> float:
+        """Best-cosine threshold below which questions are not covered."""
+        if self.settings.min_score is not None:
+            return self.settings.min_score
+        from qa_assistant.embedding import default_min_score
+
+        return default_min_score(self.model_name)
+
+    def facets(self) -> Facets:
+        """Filter values present in the index."""
+        return self._current_store().facets()
+
+    def document_passages(self, doc_id: str) -> list[Passage]:
+        """All passages of a document (for display)."""
+        return self._current_store().document_passages(doc_id)
+
+    def consistency(self) -> tuple[int, int, int, int]:
+        """(documents, passages, keyword rows, vectors) of the active index."""
+        return self._current_store().counts()
+
+    def stored_document(self, doc_id: str) -> Document | None:
+        """A stored document with its text (for display and rebuilds)."""
+        for doc, _ in self._current_store().iter_documents():
+            if doc.doc_id == doc_id:
+                return doc
+        return None
+
+
+def _sessions_of(hits: Iterable[Hit]) -> tuple[Session, ...]:
+    seen: dict[str, Session] = {}
+    for hit in hits:
+        session = hit.document.session
+        if session is not None:
+            seen.setdefault(session.session_id, session)
+    return tuple(list(seen.values())[:SUGGESTED_SESSIONS])

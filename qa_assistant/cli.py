@@ -1,0 +1,303 @@
+"""Command line: `qa-assistant add | remove | list | rebuild | ask | serve | eval`.
+
+Each command reads options into Settings, calls one Assistant method and prints the result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qa_assistant.errors import QAError
+
+HIGHLIGHT_START, HIGHLIGHT_END = "»", "«"
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Any:
+    from qa_assistant.config import Settings
+
+    values = {k: v for k, v in {**ctx.obj, **overrides}.items() if v is not None}
+    return Settings(**values)
+
+
+def _assistant(ctx: click.Context, **overrides: Any) -> Any:
+    from qa_assistant.assistant import Assistant
+
+    return Assistant(_settings(ctx, **overrides))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--index-dir",
+    type=click.Path(path_type=Path),
+    envvar="QA_INDEX_DIR",
+    help="Index folder [env QA_INDEX_DIR; default ./index].",
+)
+@click.option(
+    "--corpus-dir",
+    type=click.Path(path_type=Path),
+    envvar="QA_CORPUS_DIR",
+    help="Corpus folder; files inside it are stored by relative path [default ./corpus].",
+)
+@click.option("--model", envvar="QA_MODEL", help="Embedding model [env QA_MODEL].")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="qa-assistant")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    index_dir: Path | None,
+    corpus_dir: Path | None,
+    model: str | None,
+    verbose: int,
+) -> None:
+    """Ask questions of the webinar series' materials; get cited passages back.
+
+    \b
+    Example:
+      qa-assistant add corpus/
+      qa-assistant ask "What is the 1,000 Days Plan?"
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"index_dir": index_dir, "corpus_dir": corpus_dir, "model": model}
+
+
+def _fail(exc: QAError) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--session", "session_id", help="Session id the files belong to.")
+@click.option("--session-title", help="Title of that session.")
+@click.option("--session-date", help="Date of that session (YYYY-MM-DD).")
+@click.option("--title", help="Document title (for a single file).")
+@click.option("--recording-url", help="Recording URL (transcripts link to the moment).")
+@click.option("--language", help="Language code (en, fr, es, ar…); detected when absent.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@click.pass_context
+def add(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    session_id: str | None,
+    session_title: str | None,
+    session_date: str | None,
+    title: str | None,
+    recording_url: str | None,
+    language: str | None,
+    as_json: bool,
+) -> None:
+    """Index files or folders (recursive). Unchanged files are skipped, changed ones replaced.
+
+    Metadata comes from a sessions.toml next to the files (see README) and from these flags,
+    which win.
+
+    \b
+    Example:
+      qa-assistant add corpus/ ~/Downloads/report.pdf --session 2022-11-10-anses
+    """
+    from qa_assistant.records import file_report_record
+    from qa_assistant.types import DocumentMeta, Session
+
+    session = None
+    if session_id:
+        session = Session(session_id, session_title or "", session_date or "")
+    meta = DocumentMeta(
+        title=title, session=session, language=language, recording_url=recording_url
+    )
+    try:
+        report = _assistant(ctx).add(list(paths), meta)
+    except QAError as exc:
+        raise _fail(exc) from exc
+    for item in report.files:
+        if as_json:
+            click.echo(json.dumps(file_report_record(item), ensure_ascii=False))
+            continue
+        detail = ""
+        if item.status in ("indexed", "replaced", "unchanged"):
+            extent = f", {item.pages} pages" if item.pages else ""
+            extent += f", {item.cues} cues" if item.cues else ""
+            detail = f"{item.passages} passages{extent}"
+        click.echo(f"{item.status:<9} {item.path}  {detail}{item.error or ''}")
+        for warning in item.warnings:
+            click.echo(f"          warning: {warning}")
+    counts = ", ".join(
+        f"{report.count(s)} {s}"
+        for s in ("indexed", "replaced", "unchanged", "skipped", "failed")
+        if report.count(s)
+    )
+    summary = f"{counts or 'no files'}; {report.passages} passages in {report.seconds:.1f} s"
+    click.echo(summary, err=as_json)
+    done = report.count("indexed") + report.count("replaced") + report.count("unchanged")
+    if report.files and done == 0 and report.count("failed"):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("document")
+@click.pass_context
+def remove(ctx: click.Context, document: str) -> None:
+    """Remove a document (by id or path) from the index.
+
+    \b
+    Example:
+      qa-assistant remove 2022-11-10-anses/report_anses.pdf
+    """
+    try:
+        removed = _assistant(ctx).remove(document)
+    except QAError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"removed {removed.source} ({removed.passages} passages)")
+
+
+@cli.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per document.")
+@click.pass_context
+def list_command(ctx: click.Context, as_json: bool) -> None:
+    """List indexed documents.
+
+    \b
+    Example:
+      qa-assistant list --json
+    """
+    from qa_assistant.records import document_record
+
+    try:
+        documents = _assistant(ctx).list_documents()
+    except QAError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps([document_record(d) for d in documents], ensure_ascii=False))
+        return
+    for doc in documents:
+        session = doc.session.session_id if doc.session else "-"
+        click.echo(
+            f"{doc.doc_id}  {doc.kind:<10} {doc.language:<3} {doc.passages:>4} passages  "
+            f"{session:<20} {doc.source}"
+        )
+    click.echo(f"{len(documents)} documents")
+
+
+@cli.command()
+@click.pass_context
+def rebuild(ctx: click.Context) -> None:
+    """Re-embed every document with the configured model and chunk settings.
+
+    The old index keeps answering until the new one is complete, then they swap.
+
+    \b
+    Example:
+      QA_MODEL=all-MiniLM-L6-v2 qa-assistant rebuild
+    """
+    try:
+        report = _assistant(ctx).rebuild(
+            lambda done, total, message: click.echo(f"[{done}/{total}] {message}", err=True)
+        )
+    except QAError as exc:
+        raise _fail(exc) from exc
+    click.echo(
+        f"rebuilt {report.documents} documents, {report.passages} passages with {report.model} "
+        f"({report.embedded} embedded, {report.reused} from cache) in {report.seconds:.1f} s"
+    )
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option(
+    "-f",
+    "--file",
+    "questions_file",
+    type=click.File("r", encoding="utf-8"),
+    help="Ask every line of this file (one question per line).",
+)
+@click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Passages per question.")
+@click.option("--session", "sessions", multiple=True, help="Only this session (repeatable).")
+@click.option("--speaker", "speakers", multiple=True, help="Only this speaker (repeatable).")
+@click.option("--language", "languages", multiple=True, help="Only passages in this language.")
+@click.option("--doc", "doc_ids", multiple=True, help="Only this document id.")
+@click.option(
+    "--type",
+    "kinds",
+    multiple=True,
+    type=click.Choice(["report", "transcript"]),
+    help="Only this document type.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question.")
+@click.pass_context
+def ask(
+    ctx: click.Context,
+    question: str | None,
+    questions_file: Any,
+    top_k: int | None,
+    sessions: tuple[str, ...],
+    speakers: tuple[str, ...],
+    languages: tuple[str, ...],
+    doc_ids: tuple[str, ...],
+    kinds: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Ask a question (or a file of questions); print the best passages with citations.
+
+    \b
+    Example:
+      qa-assistant ask "¿Qué es el Plan 1000 Días?" -k 3 --json
+      qa-assistant ask -f questions.txt
+    """
+    from qa_assistant.records import answer_record
+    from qa_assistant.types import SearchFilters
+
+    questions = [question] if question else []
+    if questions_file is not None:
+        lines = (line.strip() for line in questions_file)
+        questions += [line for line in lines if line and not line.startswith("#")]
+    if not questions:
+        raise click.UsageError("give a QUESTION or -f FILE")
+    filters = SearchFilters(
+        sessions=sessions, doc_ids=doc_ids, speakers=speakers, languages=languages, kinds=kinds
+    )
+    assistant = _assistant(ctx)
+    for text in questions:
+        try:
+            answer = assistant.ask(text, top_k, filters)
+        except QAError as exc:
+            raise _fail(exc) from exc
+        if as_json:
+            click.echo(json.dumps(answer_record(answer), ensure_ascii=False))
+        else:
+            _print_answer(answer)
+
+
+def _print_answer(answer: Any) -> None:
+    click.secho(f"Q: {answer.question}", bold=True)
+    if not answer.answerable:
+        click.echo("Not covered in the session materials.")
+        if answer.suggestions:
+            names = "; ".join(f"{s.title or s.session_id} ({s.date})" for s in answer.suggestions)
+            click.echo(f"Closest sessions: {names}")
+        click.echo()
+        return
+    for hit in answer.hits:
+        click.echo(f"[{hit.rank}] {hit.score:.2f}  {hit.citation.label}")
+        if hit.citation.link:
+            click.echo(f"    {hit.citation.link}")
+        text = hit.passage.text
+        for start, end in sorted(hit.highlights, reverse=True):
+            text = f"{text[:start]}{HIGHLIGHT_START}{text[start:end]}{HIGHLIGHT_END}{text[end:]}"
+        body = " ".join(text.split())
+        click.echo(textwrap.indent(textwrap.fill(body, width=96), "    "))
+        click.echo()
+
+
+def main() -> None:
+    """Console entry point."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()

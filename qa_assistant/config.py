@@ -1,0 +1,56 @@
+"""Settings: every tunable, its default and a one-line description. Env prefix `QA_`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "multilingual-e5-small"
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "qa-assistant"
+
+
+class Settings(BaseSettings):
+    """Configuration built once at the edge (defaults < environment < flags) and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    index_dir: Path = Field(Path("index"), description="Folder holding the built index.")
+    corpus_dir: Path = Field(
+        Path("corpus"), description="Folder of session materials; the UI serves files from here."
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Where converted models are cached (outside the repository).",
+    )
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="Embedding model: multilingual-e5-small, all-MiniLM-L6-v2 or a local folder.",
+    )
+    chunk_chars: int = Field(700, ge=100, description="Target passage size in characters.")
+    chunk_overlap: int = Field(
+        150, ge=0, description="Characters of context repeated between neighbouring passages."
+    )
+    candidates: int = Field(50, ge=1, description="Hits pulled from each retriever before fusion.")
+    top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (Cormack et al.).")
+    keyword_weight: float = Field(
+        0.5, ge=0.0, description="Weight of keyword ranks in fusion (dense weight is 1)."
+    )
+    min_score: float | None = Field(
+        None,
+        description="Best dense cosine below which a question is 'not covered'; None = model's.",
+    )
+    highlight_sentences: int = Field(2, ge=0, description="Sentences highlighted per passage.")
+    batch_size: int = Field(16, ge=1, description="Texts embedded per model call.")
+    max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped.")
+    threads: int = Field(2, ge=1, description="CPU threads for the embedding model.")
+    admin_password: str | None = Field(
+        None, description="Organiser password for the UI's Library tab; unset = read-only."
+    )
+    host: str = Field("127.0.0.1", description="Address the UI binds to.")
+    port: int = Field(7860, description="Port the UI listens on.")

@@ -1,0 +1,202 @@
+"""WebVTT and SRT reader: timed cues, speakers, rolling-caption duplicates merged.
+
+A small parser of our own rather than webvtt-py: webvtt-py rejects a whole file on the first
+malformed cue, while organisers' caption exports are often slightly broken; here a bad cue is
+skipped with a warning naming its line and the rest of the file is kept. It also reads speaker
+names both from `<v Name>` voice tags and from Zoom's `Name: text` prefixes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa_assistant.errors import IngestError
+from qa_assistant.ingest.base import ReadResult
+from qa_assistant.types import Segment
+
+_TIMING = re.compile(
+    r"^\s*(?P<start>(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)\s*-->\s*"
+    r"(?P<end>(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)"
+)
+_VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>")
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d{1,2}:\d{2}[^>]*>")
+# Zoom and Teams exports put "First Last: " before a turn; keep names short and capitalised.
+_SPEAKER_PREFIX = re.compile(r"^(?P<name>[^\W\d_][\w.'’\- ]{0,40}?)\s*:\s+(?=\S)")
+_ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&nbsp;": " ", "&lrm;": "", "&rlm;": ""}
+TURN_SEPARATOR = "\n"
+CUE_SEPARATOR = " "
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One caption cue after parsing: times in seconds, plain text, speaker if known."""
+
+    start: float
+    end: float
+    text: str
+    speaker: str | None
+    line: int
+
+
+def parse_timestamp(value: str) -> float:
+    """'01:02:03.500', '02:03,5' or '1:02:03' → seconds."""
+    value = value.replace(",", ".")
+    parts = value.split(":")
+    seconds = float(parts[-1])
+    minutes = int(parts[-2])
+    hours = int(parts[-3]) if len(parts) == 3 else 0
+    if minutes >= 60 or seconds >= 60:
+        raise ValueError(f"invalid timestamp {value!r}")
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def format_timestamp(seconds: float) -> str:
+    """Seconds → 'HH:MM:SS'."""
+    total = int(seconds)
+    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def _clean_cue_text(lines: list[str]) -> tuple[str, str | None]:
+    speaker = None
+    joined = "\n".join(lines)
+    voice = _VOICE.search(joined)
+    if voice:
+        speaker = voice.group(1).strip()
+    text = _TAG.sub("", joined)
+    for entity, char in _ENTITIES.items():
+        text = text.replace(entity, char)
+    return text.strip(), speaker
+
+
+def parse_cues(text: str, name: str) -> tuple[list[Cue], list[str]]:
+    """Parse WebVTT or SRT text into cues; malformed cues become warnings."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    lines = text.split("\n")
+    cues: list[Cue] = []
+    warnings: list[str] = []
+    index = 0
+    first = lines[0].strip() if lines else ""
+    is_vtt = first.startswith("WEBVTT")
+    if is_vtt:
+        # Skip the header block (WEBVTT line and metadata headers) up to the first blank line.
+        while index < len(lines) and lines[index].strip():
+            index += 1
+    while index < len(lines):
+        if not lines[index].strip():
+            index += 1
+            continue
+        block_start = index
+        block: list[str] = []
+        while index < len(lines) and lines[index].strip():
+            block.append(lines[index])
+            index += 1
+        head = block[0].strip()
+        if is_vtt and (head.startswith(("NOTE", "STYLE", "REGION")) and "-->" not in head):
+            continue
+        timing_at = next((i for i, line in enumerate(block[:2]) if "-->" in line), None)
+        if timing_at is None:
+            warnings.append(f"line {block_start + 1}: cue without a timing line skipped")
+            continue
+        match = _TIMING.match(block[timing_at])
+        try:
+            if not match:
+                raise ValueError("unreadable timing")
+            start = parse_timestamp(match.group("start"))
+            end = parse_timestamp(match.group("end"))
+            if end < start:
+                raise ValueError("end before start")
+        except ValueError as exc:
+            warnings.append(f"line {block_start + timing_at + 1}: cue skipped ({exc})")
+            continue
+        body, speaker = _clean_cue_text(block[timing_at + 1 :])
+        if not body:
+            continue
+        cues.append(Cue(start, end, body, speaker, block_start + 1))
+    return cues, warnings
+
+
+def assign_speakers(cues: list[Cue]) -> list[Cue]:
+    """Take speakers from `Name:` prefixes; a cue without one continues the current turn."""
+    result: list[Cue] = []
+    current: str | None = None
+    for cue in cues:
+        speaker, text = cue.speaker, cue.text
+        if speaker is None:
+            prefix = _SPEAKER_PREFIX.match(text)
+            if prefix and _looks_like_name(prefix.group("name")):
+                speaker = prefix.group("name").strip()
+                text = text[prefix.end() :]
+        if speaker is not None:
+            current = speaker
+        result.append(Cue(cue.start, cue.end, text, current, cue.line))
+    return result
+
+
+def _looks_like_name(candidate: str) -> bool:
+    words = candidate.split()
+    return 0 < len(words) <= 4 and words[0][0].isupper()
+
+
+def merge_rolling_captions(cues: list[Cue]) -> list[Cue]:
+    """Drop text a cue repeats from the previous ones (YouTube's rolling two-line captions)."""
+    result: list[Cue] = []
+    shown: list[str] = []
+    for cue in cues:
+        lines = [line.strip() for line in cue.text.split("\n") if line.strip()]
+        overlap = 0
+        for size in range(min(len(lines), len(shown)), 0, -1):
+            if lines[:size] == shown[-size:]:
+                overlap = size
+                break
+        new_lines = lines[overlap:]
+        if not new_lines:
+            if result and result[-1].speaker == cue.speaker:
+                last = result[-1]
+                result[-1] = Cue(
+                    last.start, max(last.end, cue.end), last.text, last.speaker, last.line
+                )
+            continue
+        shown = (shown + new_lines)[-4:]
+        result.append(Cue(cue.start, cue.end, " ".join(new_lines), cue.speaker, cue.line))
+    return result
+
+
+def read_transcript(text: str, name: str, doc_format: str) -> ReadResult:
+    """Read decoded WebVTT/SRT text: one segment per cue, turns separated by a newline."""
+    cues, warnings = parse_cues(text, name)
+    cues = merge_rolling_captions(assign_speakers(cues))
+    if not cues:
+        detail = f" ({warnings[0]})" if warnings else ""
+        raise IngestError(f"{name}: no caption cues found{detail}; check that it is WebVTT or SRT")
+    parts: list[str] = []
+    segments: list[Segment] = []
+    offset = 0
+    previous: Cue | None = None
+    for cue in cues:
+        if previous is not None:
+            separator = CUE_SEPARATOR if cue.speaker == previous.speaker else TURN_SEPARATOR
+            parts.append(separator)
+            offset += len(separator)
+        parts.append(cue.text)
+        segments.append(
+            Segment(
+                char_start=offset,
+                char_end=offset + len(cue.text),
+                start_seconds=cue.start,
+                end_seconds=cue.end,
+                speaker=cue.speaker,
+            )
+        )
+        offset += len(cue.text)
+        previous = cue
+    if len(warnings) > 5:
+        warnings = [*warnings[:5], f"… and {len(warnings) - 5} more malformed cues skipped"]
+    return ReadResult(
+        text="".join(parts),
+        segments=tuple(segments),
+        kind="transcript",
+        doc_format=doc_format,
+        cue_count=len(cues),
+        warnings=tuple(warnings),
+    )

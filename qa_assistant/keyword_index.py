@@ -1,0 +1,50 @@
+"""Keyword search terms: exact words, names and acronyms (ANSES, SINTyS, AUH) for SQLite FTS5.
+
+FTS5's unicode61 tokenizer with remove_diacritics folds accents on both sides, so
+"información" matches "informacion". Stopwords of the series' languages are dropped so that a
+question's function words do not decide the ranking.
+"""
+
+from __future__ import annotations
+
+import re
+
+FTS_TOKENIZER = "unicode61 remove_diacritics 2"
+MAX_TERMS = 32
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """
+    a an and are as at be been but by can could did do does for from had has have how i if in
+    into is it its of on or our should so than that the their them there these they this to
+    was we were what when where which who whom why will with would you your about tell me
+    explain describe said say says
+    le la les un une des du de d l et ou en au aux est sont que qui quoi quel quelle quels
+    quelles comment pourquoi dans pour par sur avec ce cette ces son sa ses leur leurs il elle
+    ils elles nous vous on ne pas plus qu s y a été être fait faire
+    el los las unos unas del al y o en es son que qué quien quién cual cuál cuales como cómo
+    por para con se su sus lo le les un una uno este esta estos estas ese esa cuándo dónde
+    fue ser hay sobre entre
+    في من على إلى عن ما ماذا كيف هل هي هو التي الذي التى مع أن إن كان كانت لماذا أي ذلك هذه هذا
+    و أو ثم لم لا ب ل
+    """.split()
+)
+
+
+def keyword_terms(question: str) -> list[str]:
+    """Content words of a question, lower-cased, in order, without duplicates."""
+    seen: dict[str, None] = {}
+    for match in _WORD.finditer(question):
+        word = match.group().lower().replace("’", "'")
+        if len(word) < 2 and not word.isdigit():
+            continue
+        if word in STOPWORDS:
+            continue
+        seen.setdefault(word, None)
+    return list(seen)[:MAX_TERMS]
+
+
+def fts_query(terms: list[str]) -> str | None:
+    """An FTS5 MATCH expression that matches any of the terms (None when there are none)."""
+    quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
+    return " OR ".join(quoted) if quoted else None

@@ -1,0 +1,88 @@
+"""Plain JSON-ready records of answers and documents, shared by the CLI and the UI's API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qa_assistant.types import Answer, DocumentInfo, FileReport, Hit
+
+
+def hit_record(hit: Hit) -> dict[str, Any]:
+    """One hit in the `ask --json` schema (times in seconds; absent fields null)."""
+    passage, document = hit.passage, hit.document
+    return {
+        "rank": hit.rank,
+        "score": hit.score,
+        "doc_id": document.doc_id,
+        "title": document.title,
+        "path": document.source,
+        "doc_type": document.kind,
+        "session": document.session.session_id if document.session else None,
+        "session_title": document.session.title if document.session else None,
+        "language": passage.language or document.language,
+        "page_start": passage.pages[0] if passage.pages else None,
+        "page_end": passage.pages[1] if passage.pages else None,
+        "time_start": passage.start_seconds,
+        "time_end": passage.end_seconds,
+        "speaker": passage.speaker,
+        "section": passage.section,
+        "text": passage.text,
+        "highlights": [
+            {"start": start, "end": end, "text": passage.text[start:end]}
+            for start, end in hit.highlights
+        ],
+        "citation": hit.citation.label,
+        "link": hit.citation.link,
+        "retriever": hit.retriever,
+    }
+
+
+def answer_record(answer: Answer) -> dict[str, Any]:
+    """An answer in the `ask --json` schema."""
+    return {
+        "question": answer.question,
+        "answerable": answer.answerable,
+        "query_language": answer.query_language,
+        "hits": [hit_record(hit) for hit in answer.hits],
+        "suggested_sessions": [
+            {"session": s.session_id, "title": s.title, "date": s.date} for s in answer.suggestions
+        ],
+    }
+
+
+def document_record(document: DocumentInfo) -> dict[str, Any]:
+    """One document in the `list --json` schema."""
+    session = document.session
+    return {
+        "doc_id": document.doc_id,
+        "path": document.source,
+        "title": document.title,
+        "doc_type": document.kind,
+        "format": document.doc_format,
+        "language": document.language,
+        "session": session.session_id if session else None,
+        "session_title": session.title if session else None,
+        "session_date": session.date if session else None,
+        "recording_url": document.recording_url,
+        "pages": document.page_count if document.doc_format == "pdf" else None,
+        "duration_seconds": document.duration_seconds,
+        "passages": document.passages,
+        "added_at": document.added_at,
+        "sha256": document.sha256,
+        "warnings": list(document.warnings),
+    }
+
+
+def file_report_record(report: FileReport) -> dict[str, Any]:
+    """One file of an ingest report."""
+    return {
+        "path": report.path,
+        "status": report.status,
+        "doc_id": report.doc_id,
+        "title": report.title,
+        "passages": report.passages,
+        "pages": report.pages,
+        "cues": report.cues,
+        "warnings": list(report.warnings),
+        "error": report.error,
+    }

@@ -1,0 +1,183 @@
+"""Hybrid search: question → dense + keyword retrieval → fusion → deduplicated, cited hits."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qa_assistant.answering import choose_highlights, make_citation, passage_sentences
+from qa_assistant.fusion import reciprocal_rank_fusion
+from qa_assistant.keyword_index import fts_query, keyword_terms
+from qa_assistant.language import detect_language
+from qa_assistant.types import Hit, Passage, Retriever, SearchFilters
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from qa_assistant.embedding import Embedder
+    from qa_assistant.index_store import EmbeddingCache, IndexStore
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Tunables of one search (taken from Settings by the Assistant)."""
+
+    candidates: int = 50
+    rrf_k: int = 60
+    keyword_weight: float = 0.5
+    highlight_sentences: int = 2
+    link_base_url: str | None = None
+    corpus_dir: str = "corpus"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ranked hits plus what the answer step needs to decide about abstention."""
+
+    hits: tuple[Hit, ...]
+    best_score: float
+    query_language: str | None
+
+
+def text_sha(text: str) -> str:
+    """Key of the embedding cache."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def embed_with_cache(
+    embedder: Embedder, cache: EmbeddingCache | None, texts: list[str]
+) -> NDArray[np.float32]:
+    """Passage vectors, computing only those not cached for this model."""
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    shas = [text_sha(t) for t in texts]
+    cached = cache.get_many(embedder.name, shas) if cache else {}
+    missing = sorted(
+        {sha: text for sha, text in zip(shas, texts, strict=True) if sha not in cached}.items()
+    )
+    if missing:
+        vectors = embedder.embed_passages([text for _, text in missing])
+        fresh = {sha: vectors[i] for i, (sha, _) in enumerate(missing)}
+        if cache:
+            cache.put_many(embedder.name, fresh)
+        cached.update(fresh)
+    return np.vstack([cached[sha] for sha in shas]).astype(np.float32)
+
+
+class HybridSearcher:
+    """Runs both retrievers on one index version and fuses them."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        embedder: Embedder,
+        cache: EmbeddingCache | None,
+        options: SearchOptions,
+    ):
+        self.store = store
+        self.embedder = embedder
+        self.cache = cache
+        self.options = options
+
+    def search(self, question: str, top_k: int, filters: SearchFilters) -> SearchResult:
+        """The `top_k` best passages for `question` that pass `filters`."""
+        options = self.options
+        query_vector = self.embedder.embed_queries([question])[0]
+        dense = self.store.vector_search(query_vector, options.candidates, filters)
+        query_language = detect_language(question, default="und")
+        keyword: list[tuple[int, float]] = []
+        match = fts_query(keyword_terms(question))
+        if match and options.keyword_weight > 0:
+            keyword = self.store.keyword_search(match, options.candidates, filters)
+        passages = self.store.passages(sorted({i for i, _ in dense} | {i for i, _ in keyword}))
+        keyword = self._gate_keyword(keyword, passages, query_language)
+        fused = reciprocal_rank_fusion(
+            [[i for i, _ in dense], [i for i, _ in keyword]],
+            [1.0, options.keyword_weight],
+            k=options.rrf_k,
+        )
+        cosine = dict(dense)
+        missing = [i for i, _ in fused if i not in cosine]
+        if missing:
+            vectors = self.store.stored_vectors(missing)
+            cosine.update(zip(missing, (vectors @ query_vector).tolist(), strict=True))
+        dense_ids = {i for i, _ in dense}
+        keyword_ids = {i for i, _ in keyword}
+        chosen: list[tuple[int, Passage]] = []
+        for row_id, _ in fused:
+            passage = passages[row_id]
+            if any(_overlaps(passage, other) for _, other in chosen):
+                continue  # neighbouring windows of one document repeat each other
+            chosen.append((row_id, passage))
+            if len(chosen) == top_k:
+                break
+        documents = self.store.documents_by_id({p.doc_id for _, p in chosen})
+        highlights = self._highlights(query_vector, [p for _, p in chosen])
+        hits = []
+        for rank, ((row_id, passage), marks) in enumerate(
+            zip(chosen, highlights, strict=True), start=1
+        ):
+            document = documents[passage.doc_id]
+            retriever: Retriever = (
+                "hybrid"
+                if row_id in dense_ids and row_id in keyword_ids
+                else "vector"
+                if row_id in dense_ids
+                else "keyword"
+            )
+            hits.append(
+                Hit(
+                    passage=passage,
+                    document=document,
+                    score=round(float(cosine[row_id]), 4),
+                    rank=rank,
+                    retriever=retriever,
+                    citation=make_citation(
+                        document, passage, options.corpus_dir, options.link_base_url
+                    ),
+                    highlights=marks,
+                )
+            )
+        best = max((float(s) for _, s in dense), default=0.0)
+        return SearchResult(hits=tuple(hits), best_score=best, query_language=query_language)
+
+    def _gate_keyword(
+        self,
+        keyword: list[tuple[int, float]],
+        passages: dict[int, Passage],
+        query_language: str,
+    ) -> list[tuple[int, float]]:
+        """Keep keyword hits in the question's language (or any, when it is unclear).
+
+        Across languages BM25 matches only names and cognates, and ranks noise first; letting
+        those ranks into the fusion drags down the dense ranking, which handles
+        cross-lingual questions well.
+        """
+        if query_language == "und":
+            return keyword
+        return [(i, s) for i, s in keyword if passages[i].language in (query_language, None, "und")]
+
+    def _highlights(
+        self, query_vector: NDArray[np.float32], passages: list[Passage]
+    ) -> list[tuple[tuple[int, int], ...]]:
+        limit = self.options.highlight_sentences
+        if limit <= 0 or not passages:
+            return [() for _ in passages]
+        spans = [passage_sentences(p.text) for p in passages]
+        texts = [p.text[s:e] for p, ss in zip(passages, spans, strict=True) for s, e in ss]
+        vectors = embed_with_cache(self.embedder, self.cache, texts)
+        scores = (vectors @ query_vector).tolist() if len(texts) else []
+        result = []
+        offset = 0
+        for passage_spans in spans:
+            part = scores[offset : offset + len(passage_spans)]
+            offset += len(passage_spans)
+            result.append(choose_highlights(passage_spans, part, limit))
+        return result
+
+
+def _overlaps(a: Passage, b: Passage) -> bool:
+    return a.doc_id == b.doc_id and a.char_start < b.char_end and b.char_start < a.char_end

@@ -1,0 +1,206 @@
+"""Typed records passed between the stages: read → chunk → index → search → answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DocumentKind = Literal["report", "transcript"]
+Retriever = Literal["vector", "keyword", "hybrid"]
+FileStatus = Literal["indexed", "replaced", "unchanged", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """A webinar session: organisers describe it in `sessions.toml` or by CLI flags."""
+
+    session_id: str
+    title: str = ""
+    date: str = ""
+    recording_url: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """What the organiser says about a file; empty fields are filled by the reader."""
+
+    title: str | None = None
+    session: Session | None = None
+    language: str | None = None
+    recording_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A unit of provenance: one PDF page, one caption cue, one Markdown section line block.
+
+    `char_start`/`char_end` index into `Document.text`. Consecutive segments with the same
+    `speaker` and `section` form a block that no passage crosses (a speaker turn, a section).
+    """
+
+    char_start: int
+    char_end: int
+    page: int | None = None
+    page_label: str | None = None
+    start_seconds: float | None = None
+    end_seconds: float | None = None
+    speaker: str | None = None
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A source file as read: its full text and the provenance of every part of it."""
+
+    doc_id: str
+    source: str
+    sha256: str
+    title: str
+    kind: DocumentKind
+    doc_format: str
+    language: str
+    text: str
+    segments: tuple[Segment, ...]
+    session: Session | None = None
+    recording_url: str | None = None
+    page_count: int | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A window of a document's text, with the provenance it covers. Never carries a score."""
+
+    passage_id: str
+    doc_id: str
+    text: str
+    char_start: int
+    char_end: int
+    pages: tuple[int, int] | None = None
+    page_labels: tuple[str, str] | None = None
+    start_seconds: float | None = None
+    end_seconds: float | None = None
+    speaker: str | None = None
+    section: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document as listed from the index (no text)."""
+
+    doc_id: str
+    source: str
+    sha256: str
+    title: str
+    kind: DocumentKind
+    doc_format: str
+    language: str
+    session: Session | None
+    recording_url: str | None
+    page_count: int | None
+    duration_seconds: float | None
+    passages: int
+    added_at: str
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    """How a participant checks a hit: a readable label and, when possible, a link."""
+
+    label: str
+    link: str | None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage returned for a question, with its score, rank and highlighted sentences.
+
+    `highlights` are (start, end) character ranges into `passage.text`.
+    """
+
+    passage: Passage
+    document: DocumentInfo
+    score: float
+    rank: int
+    retriever: Retriever
+    citation: Citation
+    highlights: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrict a search; empty means no restriction."""
+
+    sessions: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+    speakers: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply to a question: the best passages, or a statement that nothing covers it."""
+
+    question: str
+    answerable: bool
+    hits: tuple[Hit, ...]
+    query_language: str | None = None
+    suggestions: tuple[Session, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What happened to one file during `add`."""
+
+    path: str
+    status: FileStatus
+    doc_id: str | None = None
+    title: str | None = None
+    passages: int = 0
+    pages: int | None = None
+    cues: int | None = None
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """The outcome of an `add` call: one report per file."""
+
+    files: tuple[FileReport, ...]
+    seconds: float = 0.0
+
+    def count(self, status: FileStatus) -> int:
+        """Number of files that ended with `status`."""
+        return sum(1 for report in self.files if report.status == status)
+
+    @property
+    def passages(self) -> int:
+        """Passages written by this call."""
+        return sum(r.passages for r in self.files if r.status in ("indexed", "replaced"))
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """The outcome of a rebuild."""
+
+    documents: int
+    passages: int
+    embedded: int
+    reused: int
+    seconds: float
+    model: str
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The values the filters can take, read from the index."""
+
+    sessions: tuple[Session, ...] = ()
+    speakers: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    documents: tuple[tuple[str, str], ...] = field(default=())
