@@ -65,6 +65,8 @@ def cli(
     """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # pypdf logs every font quirk of every page; the per-file report says what matters.
+    logging.getLogger("pypdf").setLevel(logging.ERROR if verbose < 2 else logging.DEBUG)
     ctx.obj = {"index_dir": index_dir, "corpus_dir": corpus_dir, "model": model}
 
 
@@ -123,7 +125,7 @@ def add(
         if item.status in ("indexed", "replaced", "unchanged"):
             extent = f", {item.pages} pages" if item.pages else ""
             extent += f", {item.cues} cues" if item.cues else ""
-            detail = f"{item.passages} passages{extent}"
+            detail = f"{item.passages} passage{'' if item.passages == 1 else 's'}{extent}"
         click.echo(f"{item.status:<9} {item.path}  {detail}{item.error or ''}")
         for warning in item.warnings:
             click.echo(f"          warning: {warning}")
@@ -292,6 +294,181 @@ def _print_answer(answer: Any) -> None:
         body = " ".join(text.split())
         click.echo(textwrap.indent(textwrap.fill(body, width=96), "    "))
         click.echo()
+
+
+# ----- eval -------------------------------------------------------------------------------------
+METRIC_KEYS = ("ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10")
+
+
+def _metrics_record(metrics: Any) -> dict[str, Any]:
+    values = (metrics.ndcg_at_10, metrics.recall_at_1, metrics.recall_at_5)
+    values += (metrics.recall_at_10, metrics.mrr_at_10)
+    record: dict[str, Any] = {k: round(v, 4) for k, v in zip(METRIC_KEYS, values, strict=True)}
+    record["n_queries"] = metrics.n_queries
+    return record
+
+
+def _print_eval(result: Any, as_json: bool) -> None:
+    if as_json:
+        record = _metrics_record(result)
+        record["by_language"] = {k: _metrics_record(v) for k, v in result.by_language.items()}
+        click.echo(json.dumps(record))
+        return
+    click.echo(f"{'':<8}{'queries':>8}" + "".join(f"{k:>11}" for k in METRIC_KEYS))
+    rows = [("all", result), *((f"  {k}", v) for k, v in result.by_language.items())]
+    for name, metrics in rows:
+        record = _metrics_record(metrics)
+        cells = "".join(f"{record[k]:>11.3f}" for k in METRIC_KEYS)
+        click.echo(f"{name:<8}{metrics.n_queries:>8}{cells}")
+    if result.n_unanswerable:
+        click.echo(
+            f"unanswerable questions: {result.n_unanswerable}, declined "
+            f"{result.abstention_rate or 0:.0%}; answerable questions declined "
+            f"{result.false_abstention_rate or 0:.0%}"
+        )
+
+
+def _eval_progress(done: int, total: int, message: str) -> None:
+    if total and (done == total or done % max(1, total // 10) == 0):
+        logging.getLogger("qa_assistant.cli").info("[%d/%d] %s", done, total, message)
+
+
+def _eval_options(command: Any) -> Any:
+    options = (
+        click.option("--json", "as_json", is_flag=True, help="One JSON object with the metrics."),
+        click.option("--limit", type=click.IntRange(1), help="Evaluate only the first N queries."),
+        click.option(
+            "-k",
+            "--top-k",
+            type=click.IntRange(10, 200),
+            default=30,
+            show_default=True,
+            help="Passages retrieved per query (metrics use the first 10 distinct targets).",
+        ),
+        click.option("--model", help="Embedding model (overrides the global --model)."),
+    )
+    for option in options:
+        command = option(command)
+    return command
+
+
+@cli.group(name="eval")
+def eval_group() -> None:
+    """Measure retrieval quality on a judged set, indexed into a temporary folder.
+
+    \b
+    Example:
+      qa-assistant eval questions tests/data/demo_questions.jsonl --docs corpus
+    """
+
+
+@eval_group.command(name="beir")
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--queries", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--qrels", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--corpus-language", help="Language of the corpus (detected per document if unset).")
+@click.option("--query-language", help="Language of the queries (detected per query if unset).")
+@_eval_options
+@click.pass_context
+def eval_beir(
+    ctx: click.Context,
+    corpus: Path,
+    queries: Path,
+    qrels: Path,
+    corpus_language: str | None,
+    query_language: str | None,
+    model: str | None,
+    top_k: int,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """A BEIR-style set: corpus.jsonl, queries.jsonl (any language) and qrels.tsv.
+
+    \b
+    Example:
+      qa-assistant eval beir --corpus scifact/corpus.jsonl --queries scifact/queries.jsonl \\
+          --qrels scifact/qrels.tsv --limit 50
+    """
+    from qa_assistant.eval_data import load_beir
+    from qa_assistant.eval_runner import evaluate_beir
+
+    try:
+        data = load_beir(corpus, queries, qrels, query_language)
+        result = evaluate_beir(
+            data, _settings(ctx, model=model), None, top_k, limit, corpus_language, _eval_progress
+        )
+    except QAError as exc:
+        raise _fail(exc) from exc
+    _print_eval(result, as_json)
+
+
+@eval_group.command(name="spans")
+@click.option("--targets", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--docs", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--split", help="Only targets of this split (and its transcript subfolder).")
+@_eval_options
+@click.pass_context
+def eval_spans(
+    ctx: click.Context,
+    targets: Path,
+    docs: Path,
+    split: str | None,
+    model: str | None,
+    top_k: int,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Span targets over `Speaker: text` transcripts (QMSum layout); hit = overlap.
+
+    \b
+    Example:
+      qa-assistant eval spans --targets qmsum/span_targets.jsonl \\
+          --docs qmsum/transcripts --split val
+    """
+    from qa_assistant.eval_data import load_spans
+    from qa_assistant.eval_runner import evaluate_spans
+
+    try:
+        data = load_spans(targets, docs, split)
+        result = evaluate_spans(
+            data, _settings(ctx, model=model), None, top_k, limit, _eval_progress
+        )
+    except QAError as exc:
+        raise _fail(exc) from exc
+    _print_eval(result, as_json)
+
+
+@eval_group.command(name="questions")
+@click.argument("questions", type=click.Path(exists=True, path_type=Path))
+@click.option("--docs", type=click.Path(exists=True, path_type=Path), required=True)
+@_eval_options
+@click.pass_context
+def eval_questions(
+    ctx: click.Context,
+    questions: Path,
+    docs: Path,
+    model: str | None,
+    top_k: int,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Organiser questions (doc + pages or time range); also reports abstention rates.
+
+    \b
+    Example:
+      qa-assistant eval questions tests/data/demo_questions.jsonl --docs corpus --json
+    """
+    from qa_assistant.eval_data import load_questions
+    from qa_assistant.eval_runner import evaluate_questions
+
+    try:
+        data = load_questions(questions, docs)
+        result = evaluate_questions(
+            data, _settings(ctx, model=model), None, top_k, limit, _eval_progress
+        )
+    except QAError as exc:
+        raise _fail(exc) from exc
+    _print_eval(result, as_json)
 
 
 def main() -> None:

@@ -10,6 +10,11 @@ class QAError(Exception):
 class IngestError(QAError):
     """A file could not be read; the message names the file and the reason."""
 
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        # The reason alone, for reports that already show the file name.
+        self.reason = reason or message.split(": ", 1)[-1]
+
 
 class IndexMismatchError(QAError):
     """The index on disk was built with other settings than the configured ones."""

@@ -16,8 +16,8 @@ from qa_assistant.ingest.base import ReadResult
 from qa_assistant.types import Segment
 
 _TIMING = re.compile(
-    r"^\s*(?P<start>(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)\s*-->\s*"
-    r"(?P<end>(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)"
+    r"^\s*(?P<start>(?:\d+:)?\d{1,2}:\d{1,2}(?:[.,]\d{1,3})?)\s*-->\s*"
+    r"(?P<end>(?:\d+:)?\d{1,2}:\d{1,2}(?:[.,]\d{1,3})?)"
 )
 _VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>")
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d{1,2}:\d{2}[^>]*>")
@@ -70,35 +70,41 @@ def _clean_cue_text(lines: list[str]) -> tuple[str, str | None]:
 
 
 def parse_cues(text: str, name: str) -> tuple[list[Cue], list[str]]:
-    """Parse WebVTT or SRT text into cues; malformed cues become warnings."""
+    """Parse WebVTT or SRT text into cues; malformed cues become warnings.
+
+    A cue starts at a timing line and runs to the next blank line or the next timing line
+    (YouTube exports sometimes omit the blank line between cues).
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     lines = text.split("\n")
     cues: list[Cue] = []
     warnings: list[str] = []
+    is_vtt = bool(lines) and lines[0].strip().startswith("WEBVTT")
     index = 0
-    first = lines[0].strip() if lines else ""
-    is_vtt = first.startswith("WEBVTT")
     if is_vtt:
         # Skip the header block (WEBVTT line and metadata headers) up to the first blank line.
         while index < len(lines) and lines[index].strip():
             index += 1
+    skipping = False  # inside a NOTE / STYLE / REGION block
     while index < len(lines):
-        if not lines[index].strip():
+        line = lines[index]
+        stripped = line.strip()
+        index += 1
+        if not stripped:
+            skipping = False
+            continue
+        if skipping:
+            continue
+        if "-->" not in stripped:
+            if is_vtt and stripped.startswith(("NOTE", "STYLE", "REGION")):
+                skipping = True
+            continue  # cue identifiers and stray lines
+        line_number = index
+        match = _TIMING.match(stripped)
+        body: list[str] = []
+        while index < len(lines) and lines[index].strip() and "-->" not in lines[index]:
+            body.append(lines[index])
             index += 1
-            continue
-        block_start = index
-        block: list[str] = []
-        while index < len(lines) and lines[index].strip():
-            block.append(lines[index])
-            index += 1
-        head = block[0].strip()
-        if is_vtt and (head.startswith(("NOTE", "STYLE", "REGION")) and "-->" not in head):
-            continue
-        timing_at = next((i for i, line in enumerate(block[:2]) if "-->" in line), None)
-        if timing_at is None:
-            warnings.append(f"line {block_start + 1}: cue without a timing line skipped")
-            continue
-        match = _TIMING.match(block[timing_at])
         try:
             if not match:
                 raise ValueError("unreadable timing")
@@ -107,12 +113,13 @@ def parse_cues(text: str, name: str) -> tuple[list[Cue], list[str]]:
             if end < start:
                 raise ValueError("end before start")
         except ValueError as exc:
-            warnings.append(f"line {block_start + timing_at + 1}: cue skipped ({exc})")
+            warnings.append(f"line {line_number}: cue skipped ({exc})")
             continue
-        body, speaker = _clean_cue_text(block[timing_at + 1 :])
-        if not body:
-            continue
-        cues.append(Cue(start, end, body, speaker, block_start + 1))
+        cue_text, speaker = _clean_cue_text(body)
+        if cue_text:
+            cues.append(Cue(start, end, cue_text, speaker, line_number))
+    if not cues and not warnings and text.strip() and not is_vtt:
+        warnings.append("no timing lines like '00:00:01,000 --> 00:00:04,000'")
     return cues, warnings
 
 

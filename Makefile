@@ -1,0 +1,66 @@
+# qa-assistant: `make run` serves the UI on the demo corpus, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+INDEX_DIR ?= index
+CORPUS_DIR ?= corpus
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: help install index run test test-fast check lint fmt types browser bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU build of torch first: an unpinned torch would pull several GB of CUDA.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[ui,dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the package with its extras
+
+index: $(STAMP) ## build the index from corpus/ unless one exists
+	@if [ -f $(INDEX_DIR)/CURRENT ]; then echo "index exists in $(INDEX_DIR)/"; \
+	else $(BIN)/qa-assistant --index-dir $(INDEX_DIR) --corpus-dir $(CORPUS_DIR) add $(CORPUS_DIR); fi
+
+run: index ## set up, build the demo index if needed, and serve the UI on http://127.0.0.1:7860
+	@if [ -f app.py ]; then QA_INDEX_DIR=$(INDEX_DIR) QA_CORPUS_DIR=$(CORPUS_DIR) $(BIN)/python app.py; \
+	else $(BIN)/qa-assistant --index-dir $(INDEX_DIR) ask "What is the 1,000 Days Plan?" -k 3; fi
+
+browser: ## install Debian's Chromium for the browser tests (needs root) unless present
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: run 'sudo apt-get install chromium'"; fi; }
+
+test: $(STAMP) browser ## set up, then run the whole test suite (real model, real browser)
+	$(BIN)/pytest -q
+
+test-fast: $(STAMP) ## unit tests only (fake embedder, seconds)
+	$(BIN)/pytest -q -m 'not slow and not browser'
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP) ## format the code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+types: $(STAMP) ## mypy --strict
+	$(BIN)/mypy
+
+check: lint types ## lint, types, import contracts, tests
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q
+
+bench: $(STAMP) ## run the quality and speed benchmarks (reads ../shared/eval)
+	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/speed.py
+
+clean: ## remove the built index
+	rm -rf $(INDEX_DIR)

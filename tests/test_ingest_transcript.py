@@ -1,0 +1,137 @@
+"""WebVTT/SRT reader: times, speakers, rolling captions, malformed cues, encodings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa_assistant.errors import IngestError
+from qa_assistant.ingest import read_document
+from qa_assistant.ingest.transcript import parse_timestamp, read_transcript
+from qa_assistant.types import DocumentMeta, Session
+
+from .conftest import CORPUS, SHARED
+
+SAMPLES = SHARED / "samples" / "transcripts"
+MAX = 10_000_000
+
+VOICE_VTT = """WEBVTT
+
+NOTE recorded on Zoom
+
+1
+00:00:05.000 --> 00:00:09.500
+<v Florencia Hiquis>ANSES pays benefits across the life cycle.</v>
+
+2
+00:00:09.500 --> 00:00:12.000
+<v Florencia Hiquis>Not only to formal workers.
+
+3
+00:00:12.000 --> 00:00:15.250
+<v.moderator Camila Duarte>Thank you, Florencia.
+"""
+
+
+def test_voice_tags_give_speakers_turns_and_times() -> None:
+    result = read_transcript(VOICE_VTT, "x.vtt", "vtt")
+    assert result.kind == "transcript"
+    assert [s.speaker for s in result.segments] == [
+        "Florencia Hiquis",
+        "Florencia Hiquis",
+        "Camila Duarte",
+    ]
+    assert result.segments[0].start_seconds == 5.0
+    assert result.segments[2].end_seconds == 15.25
+    # One speaker's cues are joined into a turn; turns are separated by a newline.
+    assert result.text.split("\n") == [
+        "ANSES pays benefits across the life cycle. Not only to formal workers.",
+        "Thank you, Florencia.",
+    ]
+    for segment in result.segments:
+        assert "<" not in result.text[segment.char_start : segment.char_end]
+
+
+def test_zoom_name_prefix_starts_a_turn_that_later_cues_continue() -> None:
+    srt = (
+        "1\n00:00:01,000 --> 00:00:03,000\nEduardo Brau: SINTyS cruza datos.\n\n"
+        "2\n00:00:03,000 --> 00:00:05,000\nCon acuerdos firmados.\n\n"
+        "3\n00:00:05,000 --> 00:00:07,000\nNadia Mejri: Merci beaucoup.\n"
+    )
+    result = read_transcript(srt, "x.srt", "srt")
+    assert [s.speaker for s in result.segments] == ["Eduardo Brau", "Eduardo Brau", "Nadia Mejri"]
+    assert result.text.startswith("SINTyS cruza datos. Con acuerdos")
+
+
+def test_rolling_captions_are_merged() -> None:
+    vtt = (
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nthe plan starts\n\n"
+        "00:00:02.000 --> 00:00:03.000\nthe plan starts\nduring pregnancy\n\n"
+        "00:00:03.000 --> 00:00:03.010\nduring pregnancy\n\n"
+        "00:00:03.010 --> 00:00:05.000\nduring pregnancy\nand lasts 1,000 days\n"
+    )
+    result = read_transcript(vtt, "yt.vtt", "vtt")
+    assert result.text == "the plan starts during pregnancy and lasts 1,000 days"
+    assert len(result.segments) == 3
+
+
+def test_malformed_cue_is_skipped_with_a_warning_and_the_rest_kept() -> None:
+    vtt = (
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nfirst\n\n"
+        "00:00:0x.000 --> 00:00:03.000\nbroken\n\n"
+        "00:00:09.000 --> 00:00:04.000\nbackwards\n\n"
+        "00:00:04.000 --> 00:00:05.000\nlast\n"
+    )
+    result = read_transcript(vtt, "bad.vtt", "vtt")
+    assert result.text == "first last"
+    assert len(result.warnings) == 2
+    assert "line 6" in result.warnings[0]
+
+
+def test_non_padded_teams_timestamps() -> None:
+    assert parse_timestamp("0:1:5.2") == pytest.approx(65.2)
+    assert parse_timestamp("01:02:03,500") == pytest.approx(3723.5)
+
+
+def test_file_without_cues_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.srt"
+    path.write_text("just some words\nwithout any timing\n", encoding="utf-8")
+    with pytest.raises(IngestError, match=r"notes\.srt: no caption cues"):
+        read_document(path, DocumentMeta(), "notes.srt", MAX)
+
+
+def test_legacy_encoding_is_decoded_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "latin.srt"
+    path.write_bytes(
+        "1\n00:00:01,000 --> 00:00:02,000\nSeguridad social: información\n".encode("cp1252")
+    )
+    doc = read_document(path, DocumentMeta(), "latin.srt", MAX)
+    assert "información" in doc.text
+    assert any("not UTF-8" in w for w in doc.warnings)
+
+
+def test_session_recording_url_reaches_transcripts() -> None:
+    session = Session("s1", "ANSES", "2022-11-10", "https://example.org/rec")
+    doc = read_document(
+        CORPUS / "2022-11-10-anses" / "transcript.vtt", DocumentMeta(session=session), "t.vtt", MAX
+    )
+    assert doc.recording_url == "https://example.org/rec"
+    assert doc.language == "en"
+    assert {s.speaker for s in doc.segments} >= {"Florencia Hiquis"}
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples is absent on this machine")
+def test_shared_caption_samples() -> None:
+    webvtt = SAMPLES / "webvtt-py-samples" / "samples"
+    youtube = read_document(webvtt / "youtube_dl.vtt", DocumentMeta(), "yt.vtt", MAX)
+    words = youtube.text.split()
+    # Rolling captions would repeat every line; merged, no adjacent line repeats.
+    assert all(words[i : i + 3] != words[i + 3 : i + 6] for i in range(len(words) - 6))
+    teams = read_document(webvtt / "non_padded_timestamps.vtt", DocumentMeta(), "t.vtt", MAX)
+    assert {s.speaker for s in teams.segments} >= {"Jane Doe", "John Smith"}
+    gb = read_document(SAMPLES / "srt-samples" / "gb2312.srt", DocumentMeta(), "gb.srt", MAX)
+    assert gb.warnings and "gb" in gb.warnings[0].lower()
+    for bad in ("invalid_format1.srt", "no_captions.vtt", "empty.vtt"):
+        with pytest.raises(IngestError, match=bad.split(".")[0]):
+            read_document(webvtt / bad, DocumentMeta(), bad, MAX)
