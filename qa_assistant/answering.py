@@ -21,8 +21,6 @@ def citation_label(document: DocumentInfo, passage: Passage) -> str:
     if passage.start_seconds is not None:
         session = document.session.title if document.session and document.session.title else ""
         parts = [session or document.title]
-        if session and document.title and document.title != session:
-            parts = [session, document.title]
         if passage.speaker:
             parts.append(passage.speaker)
         end = passage.end_seconds if passage.end_seconds is not None else passage.start_seconds

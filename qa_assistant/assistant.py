@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa_assistant import __version__
-from qa_assistant.chunking import split_document
+from qa_assistant.chunking import embedding_text, split_document
 from qa_assistant.errors import (
     DocumentNotFoundError,
     IndexMismatchError,
@@ -205,7 +205,11 @@ class Assistant:
                     split_document(doc, self.settings.chunk_chars, self.settings.chunk_overlap)
                     for doc in batch
                 ]
-                texts = [p.text for passages in split for p in passages]
+                texts = [
+                    self._embedding_text(doc, p)
+                    for doc, passages in zip(batch, split, strict=True)
+                    for p in passages
+                ]
                 vectors = embed_with_cache(self.embedder, self.cache, texts)
                 offset = 0
                 for doc, passages in zip(batch, split, strict=True):
@@ -316,7 +320,9 @@ class Assistant:
             )
         doc = read_document(path, meta, source, int(self.settings.max_file_mb * 1_000_000))
         passages = split_document(doc, self.settings.chunk_chars, self.settings.chunk_overlap)
-        vectors = embed_with_cache(self.embedder, self.cache, [p.text for p in passages])
+        vectors = embed_with_cache(
+            self.embedder, self.cache, [self._embedding_text(doc, p) for p in passages]
+        )
         store.write_document(
             doc, meta, passages, vectors, replace_doc_id=existing.doc_id if existing else None
         )
@@ -331,6 +337,11 @@ class Assistant:
             cues=doc.page_count if doc.kind == "transcript" else None,
             warnings=doc.warnings,
         )
+
+    def _embedding_text(self, doc: Document, passage: Passage) -> str:
+        if not self.settings.embed_context:
+            return passage.text
+        return embedding_text(doc.title, passage)
 
     def remove(self, key: str) -> DocumentInfo:
         """Remove a document (by id, id prefix or path) from every index."""
@@ -366,7 +377,7 @@ class Assistant:
                 passages = split_document(
                     doc, self.settings.chunk_chars, self.settings.chunk_overlap
                 )
-                texts = [p.text for p in passages]
+                texts = [self._embedding_text(doc, p) for p in passages]
                 before = len(self.cache.get_many(self.embedder.name, [text_sha(t) for t in texts]))
                 vectors = embed_with_cache(self.embedder, self.cache, texts)
                 reused += before

@@ -138,3 +138,13 @@ def _make_passage(
         section=run[0].section,
         language=language,
     )
+
+
+def embedding_text(title: str, passage: Passage) -> str:
+    """The text embedded for a passage: a short context line, then the passage itself.
+
+    A passage alone often lacks what it is about ("the plan", "he said"); the document title
+    and section or speaker give the model that context. The stored and shown text stays verbatim.
+    """
+    context = " · ".join(x for x in (title, passage.section, passage.speaker) if x)
+    return f"{context}\n{passage.text}" if context else passage.text

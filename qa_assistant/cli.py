@@ -301,8 +301,8 @@ METRIC_KEYS = ("ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10")
 
 
 def _metrics_record(metrics: Any) -> dict[str, Any]:
-    values = (metrics.ndcg_at_10, metrics.recall_at_1, metrics.recall_at_5)
-    values += (metrics.recall_at_10, metrics.mrr_at_10)
+    values = [metrics.ndcg_at_10, metrics.recall_at_1, metrics.recall_at_5]
+    values += [metrics.recall_at_10, metrics.mrr_at_10]
     record: dict[str, Any] = {k: round(v, 4) for k, v in zip(METRIC_KEYS, values, strict=True)}
     record["n_queries"] = metrics.n_queries
     return record
@@ -469,6 +469,35 @@ def eval_questions(
     except QAError as exc:
         raise _fail(exc) from exc
     _print_eval(result, as_json)
+
+
+@cli.command()
+@click.option("--host", help="Address to bind [env QA_HOST; default 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port [env QA_PORT; default 7860].")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the web UI: Ask and Library tabs, and the /ask API.
+
+    Organiser actions in the Library tab need QA_ADMIN_PASSWORD; without it the tab is
+    read-only. See docs/ui.md.
+
+    \b
+    Example:
+      QA_ADMIN_PASSWORD=change-me qa-assistant serve --port 7860
+    """
+    try:
+        from qa_assistant.ui.app import create_assistant, launch
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("gradio", "fastapi", "starlette"):
+            raise
+        raise click.ClickException(
+            f"the web UI needs {exc.name}, which is not installed: pip install 'qa-assistant[ui]'"
+        ) from exc
+    settings = _settings(ctx, host=host, port=port)
+    try:
+        launch(create_assistant(settings), settings)
+    except QAError as exc:
+        raise _fail(exc) from exc
 
 
 def main() -> None:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(
         150, ge=0, description="Characters of context repeated between neighbouring passages."
     )
+    embed_context: bool = Field(
+        True, description="Embed each passage with its document title and section/speaker."
+    )
     candidates: int = Field(50, ge=1, description="Hits pulled from each retriever before fusion.")
     top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (Cormack et al.).")

@@ -7,6 +7,7 @@ import re
 import shutil
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,49 @@ def real_assistant(
     report = assistant.add([CORPUS])
     assert report.count("failed") == 0, report
     yield assistant
+
+
+# ----- UI (tests/test_ui_api.py, tests/test_browser.py) -------------------------------------
+UI_PASSWORD = "organiser-test-password"
+
+
+@dataclass(frozen=True)
+class UIServer:
+    """A running app: its URL, the Assistant behind it and its writable corpus folder."""
+
+    url: str
+    assistant: Assistant
+    settings: Settings
+    corpus: Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def ui_server(
+    tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path
+) -> Iterator[UIServer]:
+    """The Gradio app over the real model and a copy of the demo corpus, with a password."""
+    from qa_assistant.ui.app import create_assistant, launch
+
+    root = tmp_path_factory.mktemp("ui")
+    corpus = root / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = Settings(
+        index_dir=root / "index",
+        corpus_dir=corpus,
+        cache_dir=model_cache_dir,
+        admin_password=UI_PASSWORD,
+        port=free_port(),
+    )
+    assistant = create_assistant(settings)
+    report = assistant.add([corpus])
+    assert report.count("failed") == 0, report
+    demo, url = launch(assistant, settings, prevent_thread_lock=True, quiet=True)
+    yield UIServer(url, assistant, settings, corpus)
+    demo.close()

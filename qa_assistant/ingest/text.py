@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from qa_assistant.ingest.base import ReadResult
+from qa_assistant.ingest.transcript import looks_like_name
 from qa_assistant.types import Segment
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -66,11 +67,16 @@ def read_markdown(text: str) -> ReadResult:
     )
 
 
+def _speaker_match(line: str) -> re.Match[str] | None:
+    match = _SPEAKER_LINE.match(line)
+    return match if match and looks_like_name(match.group("name")) else None
+
+
 def read_plain_text(text: str) -> ReadResult:
     """Plain text: speaker lines make a transcript; otherwise one segment per paragraph."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     spans = [(s, e) for s, e in _line_spans(text) if text[s:e].strip()]
-    speaker_lines = [(s, e, _SPEAKER_LINE.match(text[s:e])) for s, e in spans]
+    speaker_lines = [(s, e, _speaker_match(text[s:e])) for s, e in spans]
     named = sum(1 for *_, m in speaker_lines if m)
     if len(spans) >= MIN_TRANSCRIPT_LINES and named / len(spans) >= TRANSCRIPT_LINE_SHARE:
         segments = []

@@ -131,7 +131,7 @@ def assign_speakers(cues: list[Cue]) -> list[Cue]:
         speaker, text = cue.speaker, cue.text
         if speaker is None:
             prefix = _SPEAKER_PREFIX.match(text)
-            if prefix and _looks_like_name(prefix.group("name")):
+            if prefix and looks_like_name(prefix.group("name")):
                 speaker = prefix.group("name").strip()
                 text = text[prefix.end() :]
         if speaker is not None:
@@ -140,9 +140,15 @@ def assign_speakers(cues: list[Cue]) -> list[Cue]:
     return result
 
 
-def _looks_like_name(candidate: str) -> bool:
+NAME_PARTICLES = frozenset("de da del della di do dos du la le van von der ben bin el al y".split())
+
+
+def looks_like_name(candidate: str) -> bool:
+    """'Florencia Hiquis', 'Sami Ben Salah', 'PhD A' yes; 'Sobre la presencia territorial' no."""
     words = candidate.split()
-    return 0 < len(words) <= 4 and words[0][0].isupper()
+    if not 0 < len(words) <= 4 or not words[0][0].isupper() or not words[-1][0].isupper():
+        return False
+    return all(w[0].isupper() or w.lower() in NAME_PARTICLES for w in words)
 
 
 def merge_rolling_captions(cues: list[Cue]) -> list[Cue]:
