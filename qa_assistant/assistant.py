@@ -179,7 +179,7 @@ class Assistant:
                     reports.append(self._add_file(store, path, meta, manifests))
                 except IngestError as exc:
                     reports.append(FileReport(self._source(path), "failed", error=exc.reason))
-                    logger.warning("%s", exc)
+                    logger.info("%s", exc)
             store.flush()
         progress(len(files), len(files), "done")
         return IngestReport(files=tuple(reports), seconds=time.perf_counter() - started)

@@ -49,16 +49,44 @@ SERIES = (
 )
 
 _base = getSampleStyleSheet()
-BODY = ParagraphStyle("Body", parent=_base["BodyText"], fontName="Helvetica",
-                      fontSize=10.5, leading=14.5, spaceAfter=7)
-SMALL = ParagraphStyle("Small", parent=BODY, fontSize=9, leading=12, textColor=colors.HexColor("#444444"))
-H1 = ParagraphStyle("H1", parent=_base["Heading1"], fontName="Helvetica-Bold",
-                    fontSize=17, leading=21, spaceAfter=10, textColor=colors.HexColor("#1d3d6b"))
-H2 = ParagraphStyle("H2", parent=_base["Heading2"], fontName="Helvetica-Bold",
-                    fontSize=12.5, leading=16, spaceBefore=6, spaceAfter=5,
-                    textColor=colors.HexColor("#1d3d6b"))
-COVER_SERIES = ParagraphStyle("CoverSeries", parent=BODY, fontSize=11, leading=15,
-                              alignment=TA_CENTER, textColor=colors.HexColor("#555555"))
+BODY = ParagraphStyle(
+    "Body",
+    parent=_base["BodyText"],
+    fontName="Helvetica",
+    fontSize=10.5,
+    leading=14.5,
+    spaceAfter=7,
+)
+SMALL = ParagraphStyle(
+    "Small", parent=BODY, fontSize=9, leading=12, textColor=colors.HexColor("#444444")
+)
+H1 = ParagraphStyle(
+    "H1",
+    parent=_base["Heading1"],
+    fontName="Helvetica-Bold",
+    fontSize=17,
+    leading=21,
+    spaceAfter=10,
+    textColor=colors.HexColor("#1d3d6b"),
+)
+H2 = ParagraphStyle(
+    "H2",
+    parent=_base["Heading2"],
+    fontName="Helvetica-Bold",
+    fontSize=12.5,
+    leading=16,
+    spaceBefore=6,
+    spaceAfter=5,
+    textColor=colors.HexColor("#1d3d6b"),
+)
+COVER_SERIES = ParagraphStyle(
+    "CoverSeries",
+    parent=BODY,
+    fontSize=11,
+    leading=15,
+    alignment=TA_CENTER,
+    textColor=colors.HexColor("#555555"),
+)
 COVER_TITLE = ParagraphStyle("CoverTitle", parent=H1, fontSize=24, leading=30, alignment=TA_CENTER)
 COVER_SUB = ParagraphStyle("CoverSub", parent=BODY, fontSize=13, leading=18, alignment=TA_CENTER)
 CELL = ParagraphStyle("Cell", parent=BODY, fontSize=9.5, leading=12.5, spaceAfter=0)
@@ -72,20 +100,27 @@ def para(text: str, style: ParagraphStyle = BODY) -> Paragraph:
 def bullets(items: list[str], style: ParagraphStyle = BODY) -> ListFlowable:
     return ListFlowable(
         [ListItem(Paragraph(i, style), leftIndent=14) for i in items],
-        bulletType="bullet", start="\u2013", leftIndent=14, bulletFontSize=10,
+        bulletType="bullet",
+        start="\u2013",
+        leftIndent=14,
+        bulletFontSize=10,
     )
 
 
 def table(rows: list[list[str]], widths: list[float]) -> Table:
     data = [[Paragraph(c, CELL_B if r == 0 else CELL) for c in row] for r, row in enumerate(rows)]
     t = Table(data, colWidths=widths, hAlign="LEFT")
-    t.setStyle(TableStyle([
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f2")),
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#9aa9bf")),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 4),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-    ]))
+    t.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f2")),
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#9aa9bf")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 4),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
     return t
 
 
@@ -96,7 +131,10 @@ def title_page() -> list:
         Spacer(1, 1.2 * cm),
         para("Argentina's National Social Security Administration (ANSES)", COVER_TITLE),
         Spacer(1, 0.4 * cm),
-        para("Report on Session 1 of the Tunisia&#8211;Argentina exchange<br/>Webinar held on 10 November 2022", COVER_SUB),
+        para(
+            "Report on Session 1 of the Tunisia&#8211;Argentina exchange<br/>Webinar held on 10 November 2022",
+            COVER_SUB,
+        ),
         Spacer(1, 0.6 * cm),
         para("International Policy Centre for Inclusive Growth (IPC-IG) and UNICEF", COVER_SUB),
         Spacer(1, 1.6 * cm),
@@ -115,13 +153,16 @@ def title_page() -> list:
         ),
         Spacer(1, 0.5 * cm),
         para("Contents", H2),
-        table([
-            ["Section", "Page"],
-            ["1. ANSES: origins and reforms", "2"],
-            ["2. A life-cycle approach to benefits", "3"],
-            ["3. Coordination and territorial reach", "4"],
-            ["4. Discussion with Tunisian participants and lessons for Tunisia", "5"],
-        ], [13.0 * cm, 2.0 * cm]),
+        table(
+            [
+                ["Section", "Page"],
+                ["1. ANSES: origins and reforms", "2"],
+                ["2. A life-cycle approach to benefits", "3"],
+                ["3. Coordination and territorial reach", "4"],
+                ["4. Discussion with Tunisian participants and lessons for Tunisia", "5"],
+            ],
+            [13.0 * cm, 2.0 * cm],
+        ),
     ]
 
 
@@ -158,14 +199,26 @@ def section_history() -> list:
             "relations with the other organisations active in social protection."
         ),
         Spacer(1, 0.2 * cm),
-        table([
-            ["Period", "Change described in the presentation"],
-            ["Early 1990s", "ANSES created to pay pensions and formal-sector family allowances."],
-            ["2008", "Pension system returns to public management, administered by ANSES."],
-            ["2009", "Universal Child Allowance (AUH) created for children of unemployed and informal workers."],
-            ["Following years", "Growth and restructuring of ANSES; new life-cycle benefits such as the "
-                                "1,000 Days Plan; creation of the Federal Social Security Network."],
-        ], [3.2 * cm, 12.8 * cm]),
+        table(
+            [
+                ["Period", "Change described in the presentation"],
+                [
+                    "Early 1990s",
+                    "ANSES created to pay pensions and formal-sector family allowances.",
+                ],
+                ["2008", "Pension system returns to public management, administered by ANSES."],
+                [
+                    "2009",
+                    "Universal Child Allowance (AUH) created for children of unemployed and informal workers.",
+                ],
+                [
+                    "Following years",
+                    "Growth and restructuring of ANSES; new life-cycle benefits such as the "
+                    "1,000 Days Plan; creation of the Federal Social Security Network.",
+                ],
+            ],
+            [3.2 * cm, 12.8 * cm],
+        ),
     ]
 
 
@@ -178,15 +231,30 @@ def section_life_cycle() -> list:
             "life cycle, so that the relevant question is what a person needs at a given moment of "
             "life rather than how he or she is employed."
         ),
-        table([
-            ["Life stage", "Support mentioned in the session"],
-            ["Pregnancy", "Allowance during pregnancy, linked to antenatal check-ups (1,000 Days Plan)."],
-            ["Early childhood (0 to 3 years)", "1,000 Days Plan allowance, with higher amounts for women caregivers."],
-            ["Childhood and adolescence", "Family allowances for children of formal workers; AUH for children "
-                                          "of unemployed and informal workers."],
-            ["School age", "Support tied to school attendance."],
-            ["Old age", "Contributory pensions, and a universal pension for people without enough years of contributions."],
-        ], [4.6 * cm, 11.4 * cm]),
+        table(
+            [
+                ["Life stage", "Support mentioned in the session"],
+                [
+                    "Pregnancy",
+                    "Allowance during pregnancy, linked to antenatal check-ups (1,000 Days Plan).",
+                ],
+                [
+                    "Early childhood (0 to 3 years)",
+                    "1,000 Days Plan allowance, with higher amounts for women caregivers.",
+                ],
+                [
+                    "Childhood and adolescence",
+                    "Family allowances for children of formal workers; AUH for children "
+                    "of unemployed and informal workers.",
+                ],
+                ["School age", "Support tied to school attendance."],
+                [
+                    "Old age",
+                    "Contributory pensions, and a universal pension for people without enough years of contributions.",
+                ],
+            ],
+            [4.6 * cm, 11.4 * cm],
+        ),
         Spacer(1, 0.3 * cm),
         para("The Universal Child Allowance (AUH)", H2),
         para(
@@ -262,35 +330,41 @@ def section_lessons() -> list:
     return [
         para("4. Discussion with Tunisian participants and lessons for Tunisia", H1),
         para("Questions and answers", H2),
-        bullets([
-            "<b>Identifying informal workers.</b> A representative of Tunisia's Ministry of Social Affairs "
-            "noted that informal workers do not appear in Tunisian databases. Ms Hiquis explained that "
-            "eligibility is established by cross-checking data: a person who is absent from formal "
-            "employment records and has no incompatible income may qualify. These checks rely on "
-            "agreements with other state databases through SINTyS, the subject of the second session, "
-            "complemented by fieldwork for people invisible to the databases.",
-            "<b>Avoiding double payments.</b> Asked how national and provincial programmes avoid paying "
-            "the same person twice, the speaker pointed to information sharing and compatibility rules "
-            "agreed within the Federal Social Security Network.",
-            "<b>Health and the 1,000 Days Plan.</b> A question from UNICEF Tunisia concerned the link with "
-            "the health system. The allowance is tied to check-ups and vaccinations, which are verified "
-            "with the health sector.",
-        ]),
+        bullets(
+            [
+                "<b>Identifying informal workers.</b> A representative of Tunisia's Ministry of Social Affairs "
+                "noted that informal workers do not appear in Tunisian databases. Ms Hiquis explained that "
+                "eligibility is established by cross-checking data: a person who is absent from formal "
+                "employment records and has no incompatible income may qualify. These checks rely on "
+                "agreements with other state databases through SINTyS, the subject of the second session, "
+                "complemented by fieldwork for people invisible to the databases.",
+                "<b>Avoiding double payments.</b> Asked how national and provincial programmes avoid paying "
+                "the same person twice, the speaker pointed to information sharing and compatibility rules "
+                "agreed within the Federal Social Security Network.",
+                "<b>Health and the 1,000 Days Plan.</b> A question from UNICEF Tunisia concerned the link with "
+                "the health system. The allowance is tied to check-ups and vaccinations, which are verified "
+                "with the health sector.",
+            ]
+        ),
         para("Lessons for Tunisia", H2),
-        para("Participants identified the following points as relevant to the Tunisian reform agenda:"),
-        bullets([
-            "Designing benefits around the life cycle instead of formal employment is a way to protect "
-            "children in households that depend on informal work.",
-            "Administering contributory and non-contributory schemes in a coordinated way lets families "
-            "move between them without losing protection when their employment situation changes.",
-            "A gender perspective in transfers, as in the 1,000 Days Plan, recognises the unpaid care "
-            "work carried out mainly by women.",
-            "Territorial outreach, including mobile units and active search, is needed to reach people "
-            "whom administrative data miss.",
-            "A standing coordination mechanism between central and regional authorities, comparable to "
-            "the Federal Social Security Network, helps align programmes and avoid duplication.",
-            "Interoperable information systems are a precondition for all of the above.",
-        ]),
+        para(
+            "Participants identified the following points as relevant to the Tunisian reform agenda:"
+        ),
+        bullets(
+            [
+                "Designing benefits around the life cycle instead of formal employment is a way to protect "
+                "children in households that depend on informal work.",
+                "Administering contributory and non-contributory schemes in a coordinated way lets families "
+                "move between them without losing protection when their employment situation changes.",
+                "A gender perspective in transfers, as in the 1,000 Days Plan, recognises the unpaid care "
+                "work carried out mainly by women.",
+                "Territorial outreach, including mobile units and active search, is needed to reach people "
+                "whom administrative data miss.",
+                "A standing coordination mechanism between central and regional authorities, comparable to "
+                "the Federal Social Security Network, helps align programmes and avoid duplication.",
+                "Interoperable information systems are a precondition for all of the above.",
+            ]
+        ),
         para("Next steps", H2),
         para(
             "The exchange continued on 23 November 2022 with a session on management information "
@@ -314,9 +388,14 @@ def _footer(canvas, doc) -> None:
 def build(out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = BaseDocTemplate(
-        str(out), pagesize=A4,
-        leftMargin=2.5 * cm, rightMargin=2.5 * cm, topMargin=2.2 * cm, bottomMargin=2.2 * cm,
-        title=TITLE, author="IPC-IG and UNICEF",
+        str(out),
+        pagesize=A4,
+        leftMargin=2.5 * cm,
+        rightMargin=2.5 * cm,
+        topMargin=2.2 * cm,
+        bottomMargin=2.2 * cm,
+        title=TITLE,
+        author="IPC-IG and UNICEF",
         subject="Webinar series: " + SERIES,
         keywords="ANSES, AUH, 1,000 Days Plan, Federal Social Security Network, Argentina, Tunisia",
         creator="scripts/make_demo_report.py",
@@ -327,8 +406,13 @@ def build(out: Path) -> Path:
     # after the page content rather than before the section heading.
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPageEnd=_footer)])
     story: list = []
-    sections = [title_page(), section_history(), section_life_cycle(),
-                section_coordination(), section_lessons()]
+    sections = [
+        title_page(),
+        section_history(),
+        section_life_cycle(),
+        section_coordination(),
+        section_lessons(),
+    ]
     for i, flowables in enumerate(sections):
         if i:
             story.append(PageBreak())
