@@ -1,0 +1,221 @@
+"""Answers → HTML cards for the chat (pure; no gradio).
+
+Every piece of text from a document, a citation or the organiser's metadata passes through
+`html.escape` here, so a passage containing `<script>` shows as text. Gradio's own sanitizer
+stays on as a second line of defence but nothing relies on it.
+
+The chat renders replies as Markdown, where an HTML block ends at the first blank line; the
+markup below therefore never contains a blank line, and passage line breaks become `<br>`.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from urllib.parse import urlsplit
+
+from qa_assistant.answering import format_time
+from qa_assistant.types import Answer, Hit, Session
+
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "yi"})
+LINE_BREAKS = re.compile(r"[ \t]*(?:\r?\n[ \t]*)+")
+SHORT_LINE_CHARS = 50  # shorter lines are headings or paragraph ends, not wrapped lines
+SENTENCE_ENDS = (".", "!", "?", ":", ";", "…", "؟", "。")
+BULLETS = frozenset({"-", "–", "—", "•", "*", "·"})
+DEFAULT_MIN_SCORE = 0.5  # used when the caller does not pass the model's threshold
+# Relevance levels: the share of the distance from the threshold to a perfect cosine of 1.
+# e5 cosines crowd just above its threshold (0.80), so the cut-offs are relative, not absolute.
+STRONG_MATCH, GOOD_MATCH = 0.35, 0.15
+
+
+def text_direction(language: str | None) -> str:
+    """'rtl' for right-to-left scripts, else 'ltr'."""
+    return "rtl" if (language or "").split("-")[0].lower() in RTL_LANGUAGES else "ltr"
+
+
+def relevance_level(score: float, min_score: float = DEFAULT_MIN_SCORE) -> int:
+    """1 (weak), 2 (good) or 3 (strong), from a cosine and the model's abstention threshold."""
+    span = max(1.0 - min_score, 1e-6)
+    share = (score - min_score) / span
+    if share >= STRONG_MATCH:
+        return 3
+    return 2 if share >= GOOD_MATCH else 1
+
+
+RELEVANCE_WORDS = {3: "strong match", 2: "good match", 1: "weak match"}
+
+
+def unwrap_lines(text: str) -> str:
+    """The text with soft line wraps (PDF lines, wrapped captions) turned into spaces.
+
+    A line break stays where a line ends a sentence or is short (a heading, the last line of
+    a paragraph); a lone bullet joins its item. The length is unchanged, so highlight offsets
+    still apply.
+    """
+    lines = text.split("\n")
+    out = []
+    for number, line in enumerate(lines[:-1]):
+        stripped = line.strip()
+        following = lines[number + 1].strip()
+        soft = (
+            bool(stripped)
+            and bool(following)
+            and (
+                stripped in BULLETS
+                or (len(stripped) >= SHORT_LINE_CHARS and not stripped.endswith(SENTENCE_ENDS))
+            )
+        )
+        out.append(line + (" " if soft else "\n"))
+    out.append(lines[-1])
+    return "".join(out)
+
+
+def highlighted_html(text: str, highlights: tuple[tuple[int, int], ...]) -> str:
+    """Passage text, escaped, with the highlighted character ranges wrapped in <mark>."""
+    text = unwrap_lines(text)
+    pieces: list[str] = []
+    position = 0
+    for start, end in merge_ranges(highlights, len(text)):
+        pieces.append(_escape_text(text[position:start]))
+        pieces.append(f"<mark>{_escape_text(text[start:end])}</mark>")
+        position = end
+    pieces.append(_escape_text(text[position:]))
+    return "".join(pieces)
+
+
+def merge_ranges(ranges: tuple[tuple[int, int], ...], length: int) -> list[tuple[int, int]]:
+    """Sorted, clipped to [0, length], overlapping or touching ranges joined, empty ones dropped."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        start, end = max(start, 0), min(end, length)
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _escape_text(text: str) -> str:
+    # Blank lines would end the Markdown HTML block, so each run of line breaks becomes one <br>.
+    return LINE_BREAKS.sub("<br>", escape(text))
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if a browser may open it from a card (http, https or same-site path), else None.
+
+    Organisers type recording URLs; a `javascript:` URL must never become a link.
+    """
+    if not url:
+        return None
+    if url.startswith("/") and not url.startswith("//"):
+        return url
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url
+    return None
+
+
+def link_text(hit: Hit) -> str:
+    """What following the citation link opens: the recording, a PDF page or the file."""
+    passage, document = hit.passage, hit.document
+    if passage.start_seconds is not None and document.recording_url:
+        return f"▶ Play the recording at {format_time(passage.start_seconds)}"
+    if passage.pages:
+        return f"Open the PDF at page {passage.pages[0]}"
+    if document.kind == "transcript":
+        return "Open the transcript"
+    return "Open the document"
+
+
+def render_hit(hit: Hit, min_score: float = DEFAULT_MIN_SCORE) -> str:
+    """One passage as a card: citation, language, relevance, text with highlights, link."""
+    passage, document = hit.passage, hit.document
+    language = passage.language or document.language or "und"
+    level = relevance_level(hit.score, min_score)
+    label = escape(hit.citation.label)
+    url = safe_url(hit.citation.link)
+    title = label
+    if url is not None:
+        title = f'<a href="{escape(url)}" target="_blank" rel="noopener noreferrer">{label}</a>'
+    chips = []
+    if language != "und":
+        chips.append(f'<span class="qa-lang" title="language">{escape(language.upper())}</span>')
+    chips.append(f'<span class="qa-kind">{escape(document.kind)}</span>')
+    chips.append(
+        f'<span class="qa-rel qa-rel-{level}" title="cosine similarity {hit.score:.3f}">'
+        f"{'●' * level}{'○' * (3 - level)} {RELEVANCE_WORDS[level]} · {hit.score:.2f}</span>"
+    )
+    head = (
+        f'<div class="qa-card-head"><span class="qa-rank">{hit.rank}</span>'
+        f'<span class="qa-cite">{title}</span></div>'
+        f'<div class="qa-meta">{"".join(chips)}</div>'
+    )
+    body = (
+        f'<div class="qa-text" lang="{escape(language)}" dir="{text_direction(language)}">'
+        f"{highlighted_html(passage.text, hit.highlights)}</div>"
+    )
+    foot = ['<div class="qa-foot">']
+    if url is not None:
+        foot.append(
+            f'<a class="qa-open" href="{escape(url)}" target="_blank" '
+            f'rel="noopener noreferrer">{escape(link_text(hit))}</a>'
+        )
+    elif hit.citation.link:  # a file outside the corpus folder: shown, not linked
+        foot.append(f'<span class="qa-path">{escape(hit.citation.link)}</span>')
+    # The Copy button's script copies the label plus the absolute URL of the link above
+    # (gradio's sanitizer drops data-* attributes, so it reads the card itself).
+    foot.append(
+        f'<span class="qa-copy-wrap">Cite: <code class="qa-copytext">{label}</code>'
+        '<button class="qa-copy" type="button" title="Copy the citation and link">Copy</button>'
+        "</span></div>"
+    )
+    return f'<div class="qa-card">{head}{body}{"".join(foot)}</div>'
+
+
+def render_not_covered(answer: Answer) -> str:
+    """The reply for a question the materials do not cover, with the closest sessions."""
+    parts = [
+        '<div class="qa-notcovered"><p><strong>Not covered in the session materials.</strong> '
+        "No passage in the indexed documents answers this question closely enough, so "
+        "nothing is quoted. Try rephrasing, or remove the filters.</p>"
+    ]
+    if answer.suggestions:
+        items = "".join(f"<li>{_session_html(s)}</li>" for s in answer.suggestions)
+        parts.append(f"<p>Closest sessions:</p><ul>{items}</ul>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _session_html(session: Session) -> str:
+    name = escape(session.title or session.session_id)
+    date = f" ({escape(session.date)})" if session.date else ""
+    url = safe_url(session.recording_url)
+    if url is not None:
+        name = f'<a href="{escape(url)}" target="_blank" rel="noopener noreferrer">{name}</a>'
+    return name + date
+
+
+def render_answer(answer: Answer, min_score: float = DEFAULT_MIN_SCORE) -> str:
+    """A whole reply: an intro line and one card per hit, or the not-covered message."""
+    if not answer.answerable or not answer.hits:
+        return f'<div class="qa-answer">{render_not_covered(answer)}</div>'
+    count = len(answer.hits)
+    intro = (
+        f'<p class="qa-intro">{count} passage{"s" if count != 1 else ""} from the session '
+        "materials, best first. Highlighted sentences are the closest to your question.</p>"
+    )
+    cards = "".join(render_hit(hit, min_score) for hit in answer.hits)
+    return f'<div class="qa-answer">{intro}{cards}</div>'
+
+
+def render_question(question: str) -> str:
+    """The participant's question as shown in the chat: escaped, in its own direction."""
+    text = LINE_BREAKS.sub("<br>", escape(question.strip()))
+    return f'<div class="qa-question" dir="auto">{text}</div>'
+
+
+def render_error(message: str) -> str:
+    """A problem reported in the chat (no index yet, bad filter…)."""
+    return f'<div class="qa-answer qa-error"><p>⚠ {escape(message)}</p></div>'
