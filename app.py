@@ -7,8 +7,10 @@ QA_HOST (default 127.0.0.1), QA_PORT (default 7860). See docs/ui.md.
 from __future__ import annotations
 
 import logging
+import sys
 
 from qa_assistant.config import Settings
+from qa_assistant.errors import QAError
 
 
 def main() -> None:
@@ -18,7 +20,10 @@ def main() -> None:
     from qa_assistant.ui import create_assistant, launch
 
     settings = Settings()
-    launch(create_assistant(settings), settings)
+    try:
+        launch(create_assistant(settings), settings)
+    except QAError as exc:
+        sys.exit(f"error: {exc}")
 
 
 if __name__ == "__main__":

@@ -112,6 +112,12 @@ class Assistant:
         """Name of the configured embedding model."""
         return self._embedder.name if self._embedder is not None else self.settings.model
 
+    def warm_up(self) -> None:
+        """Load the model and open the index now, so that the first question is not slow."""
+        if self.has_index():
+            self._current_store()
+        self.embedder.embed_queries(["warm-up"])
+
     def has_index(self) -> bool:
         """True when an index exists at the configured location."""
         return read_current(self.settings.index_dir) is not None

@@ -356,6 +356,7 @@ def launch(
     """
     if not settings.admin_password:
         logger.warning("QA_ADMIN_PASSWORD is not set: the Library tab is read-only")
+    assistant.warm_up()
     demo = build_app(assistant, settings)
     demo.queue(default_concurrency_limit=1)
     _, url, _ = demo.launch(
