@@ -20,7 +20,13 @@ from qa_assistant.errors import (
 from qa_assistant.index_store import EmbeddingCache, IndexStore, Manifest, read_current
 from qa_assistant.ingest import display_name, file_sha256, is_supported, read_document
 from qa_assistant.ingest.manifest import CorpusManifest, find_manifest, load_manifest
-from qa_assistant.search import HybridSearcher, SearchOptions, embed_with_cache, text_sha
+from qa_assistant.search import (
+    HybridSearcher,
+    SearchOptions,
+    embed_with_cache,
+    sentence_texts,
+    text_sha,
+)
 from qa_assistant.types import (
     Answer,
     Document,
@@ -332,6 +338,7 @@ class Assistant:
         store.write_document(
             doc, meta, passages, vectors, replace_doc_id=existing.doc_id if existing else None
         )
+        self._prime_highlights(passages)
         logger.info("indexed %s: %d passages", display_name(source), len(passages))
         return FileReport(
             path=source,
@@ -343,6 +350,15 @@ class Assistant:
             cues=doc.page_count if doc.kind == "transcript" else None,
             warnings=doc.warnings,
         )
+
+    def _prime_highlights(self, passages: list[Passage]) -> None:
+        """Embed the passages' sentences now (into the cache), so answers need not do it.
+
+        Highlighting scores every sentence of the shown passages against the question; doing
+        that at question time dominated `ask` latency (docs/benchmarks.md).
+        """
+        if self.settings.highlight_sentences > 0:
+            embed_with_cache(self.embedder, self.cache, sentence_texts(passages))
 
     def _embedding_text(self, doc: Document, passage: Passage) -> str:
         if not self.settings.embed_context:
@@ -390,6 +406,7 @@ class Assistant:
                 embedded += len(set(texts)) - before
                 total_passages += len(passages)
                 new.write_document(doc, meta, passages, vectors)
+                self._prime_highlights(passages)
             new.flush()
             new.make_current()
             self._store = new

@@ -167,7 +167,7 @@ class HybridSearcher:
         if limit <= 0 or not passages:
             return [() for _ in passages]
         spans = [passage_sentences(p.text) for p in passages]
-        texts = [p.text[s:e] for p, ss in zip(passages, spans, strict=True) for s, e in ss]
+        texts = sentence_texts(passages, spans)
         vectors = embed_with_cache(self.embedder, self.cache, texts)
         scores = (vectors @ query_vector).tolist() if len(texts) else []
         result = []
@@ -177,6 +177,15 @@ class HybridSearcher:
             offset += len(passage_spans)
             result.append(choose_highlights(passage_spans, part, limit))
         return result
+
+
+def sentence_texts(
+    passages: list[Passage], spans: list[list[tuple[int, int]]] | None = None
+) -> list[str]:
+    """The sentences of the passages, in order: the units scored for highlighting."""
+    if spans is None:
+        spans = [passage_sentences(p.text) for p in passages]
+    return [p.text[s:e] for p, ss in zip(passages, spans, strict=True) for s, e in ss]
 
 
 def _overlaps(a: Passage, b: Passage) -> bool:
