@@ -162,6 +162,7 @@ class Assistant:
             candidates=settings.candidates,
             rrf_k=settings.rrf_k,
             keyword_weight=settings.keyword_weight,
+            keyword_terms=settings.keyword_terms,
             highlight_sentences=settings.highlight_sentences,
             link_base_url=self._link_base_url,
             corpus_dir=str(settings.corpus_dir.resolve()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,11 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (Cormack et al.).")
     keyword_weight: float = Field(
         0.5, ge=0.0, description="Weight of keyword ranks in fusion (dense weight is 1)."
+    )
+    keyword_terms: Literal["exact", "all"] = Field(
+        "exact",
+        description="Keyword search on acronyms, names and numbers across languages ('exact'),"
+        " or on all content words within the question's language ('all').",
     )
     min_score: float | None = Field(
         None,

@@ -10,7 +10,7 @@ import numpy as np
 
 from qa_assistant.answering import choose_highlights, make_citation, passage_sentences
 from qa_assistant.fusion import reciprocal_rank_fusion
-from qa_assistant.keyword_index import fts_query, keyword_terms
+from qa_assistant.keyword_index import exact_terms, fts_query, keyword_terms
 from qa_assistant.language import detect_language
 from qa_assistant.types import Hit, Passage, Retriever, SearchFilters
 
@@ -28,6 +28,7 @@ class SearchOptions:
     candidates: int = 50
     rrf_k: int = 60
     keyword_weight: float = 0.5
+    keyword_terms: str = "exact"
     highlight_sentences: int = 2
     link_base_url: str | None = None
     corpus_dir: str = "corpus"
@@ -89,11 +90,15 @@ class HybridSearcher:
         dense = self.store.vector_search(query_vector, options.candidates, filters)
         query_language = detect_language(question, default="und")
         keyword: list[tuple[int, float]] = []
-        match = fts_query(keyword_terms(question))
+        terms = (
+            exact_terms(question) if options.keyword_terms == "exact" else keyword_terms(question)
+        )
+        match = fts_query(terms)
         if match and options.keyword_weight > 0:
             keyword = self.store.keyword_search(match, options.candidates, filters)
         passages = self.store.passages(sorted({i for i, _ in dense} | {i for i, _ in keyword}))
-        keyword = self._gate_keyword(keyword, passages, query_language)
+        if options.keyword_terms != "exact":
+            keyword = self._gate_keyword(keyword, passages, query_language)
         fused = reciprocal_rank_fusion(
             [[i for i, _ in dense], [i for i, _ in keyword]],
             [1.0, options.keyword_weight],
