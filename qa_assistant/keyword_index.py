@@ -60,7 +60,15 @@ def exact_terms(question: str) -> list[str]:
         if not word:
             continue
         inside = match.start() > 0 and question[: match.start()].strip()[-1:] not in (
-            "", ".", "?", "!", "¿", "¡", "؟", "\"", "«"
+            "",
+            ".",
+            "?",
+            "!",
+            "¿",
+            "¡",
+            "؟",
+            '"',
+            "«",
         )
         if (
             any(c.isdigit() for c in word)

@@ -51,9 +51,23 @@ def test_add_list_ask_remove(runner: CliRunner, corpus_copy: Path) -> None:
     assert record["question"] == "SINTyS interoperability CNCPS" and record["answerable"]
     hit = record["hits"][0]
     expected = {
-        "rank", "score", "doc_id", "title", "path", "doc_type", "session", "language",
-        "page_start", "page_end", "time_start", "time_end", "speaker", "text", "highlights",
-        "citation", "link",
+        "rank",
+        "score",
+        "doc_id",
+        "title",
+        "path",
+        "doc_type",
+        "session",
+        "language",
+        "page_start",
+        "page_end",
+        "time_start",
+        "time_end",
+        "speaker",
+        "text",
+        "highlights",
+        "citation",
+        "link",
     }
     assert expected <= set(hit)
     assert len(record["hits"]) <= 3
@@ -67,8 +81,9 @@ def test_add_list_ask_remove(runner: CliRunner, corpus_copy: Path) -> None:
     assert len(json.loads(runner.invoke(cli, ["list", "--json"]).output)) == 5
 
 
-def test_ask_from_file_prints_one_object_per_question(runner: CliRunner, corpus_copy: Path,
-                                                      tmp_path: Path) -> None:
+def test_ask_from_file_prints_one_object_per_question(
+    runner: CliRunner, corpus_copy: Path, tmp_path: Path
+) -> None:
     runner.invoke(cli, ["add", str(corpus_copy)])
     questions = tmp_path / "q.txt"
     questions.write_text("ANSES\n\n# comment\nSINTyS\nPlan 1000 Días\n", encoding="utf-8")
@@ -78,8 +93,9 @@ def test_ask_from_file_prints_one_object_per_question(runner: CliRunner, corpus_
     assert [r["question"] for r in lines] == ["ANSES", "SINTyS", "Plan 1000 Días"]
 
 
-def test_bad_input_is_reported_and_exit_status_reflects_it(runner: CliRunner,
-                                                           tmp_path: Path) -> None:
+def test_bad_input_is_reported_and_exit_status_reflects_it(
+    runner: CliRunner, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(b"not a pdf at all")
     only_bad = runner.invoke(cli, ["add", str(bad)])

@@ -1,0 +1,973 @@
+"""Retrieval quality, side by side in one run: peer baselines against the product pipeline.
+
+Systems: BM25 (bm25s, default tokenizer + English stopwords, whole documents), all-MiniLM-L6-v2
++ FAISS flat (whole documents), multilingual-e5-small dense alone, naive RRF(BM25, e5), USE-m3
+dense alone, the product (`Assistant.search`: e5 + SQLite FTS5 on exact terms, weighted RRF)
+with variants, and the product followed by a USE-m3 second stage over its top candidates.
+
+Sets: SciFact (BEIR test), XQuAD cross-lingual pairs, QMSum val span retrieval, the demo
+questions (with an abstention calibration). Results go to benchmarks/results/quality.json and
+docs/benchmarks.md.
+
+Embeddings are cached in benchmarks/.cache/. The first phase embeds everything that is not
+cached yet; with `--budget-minutes N` it stops after N minutes (rerun to continue), so that no
+single run hogs the shared machine. The second phase evaluates, and runs only on a full cache.
+
+    .venv/bin/python benchmarks/quality.py --budget-minutes 20    # repeat until complete
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import random
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from support import (
+    CACHE_DIR,
+    DEPTH,
+    DOCS_FILE,
+    EVAL_DIR,
+    REPO,
+    RESULTS_DIR,
+    SEED,
+    CachedEmbedder,
+    LanguageMemo,
+    Row,
+    VectorCache,
+    bm25_rankings,
+    collapse,
+    dense_rankings,
+    embedders,
+    machine,
+    replace_section,
+    rescore,
+    row,
+    row_dict,
+    rrf,
+)
+
+from qa_assistant import index_store
+from qa_assistant.assistant import Assistant
+from qa_assistant.chunking import embedding_text, split_document
+from qa_assistant.config import Settings
+from qa_assistant.eval_data import load_beir, load_questions, load_spans
+from qa_assistant.eval_runner import beir_document, question_key, span_key
+from qa_assistant.evaluation import (
+    GOLD_KEY,
+    BeirQuery,
+    JudgedQuestion,
+    QueryOutcome,
+    SpanQuery,
+    matches_location,
+    overlaps_span,
+    summarize,
+)
+from qa_assistant.ingest import read_document
+from qa_assistant.keyword_index import FTS_TOKENIZER
+from qa_assistant.search import HybridSearcher
+from qa_assistant.types import Document, DocumentMeta, Hit, Passage, Segment
+
+logger = logging.getLogger("benchmarks")
+
+CORPUS = REPO / "corpus"
+DEMO_QUESTIONS = REPO / "tests" / "data" / "demo_questions.jsonl"
+XQUAD_PAIRS = (("es", "en"), ("ar", "en"), ("de", "en"), ("en", "es"), ("en", "en"))
+XQUAD_QUERIES = 1190
+XQUAD_INDEXES: dict[str, dict[str, Any]] = {
+    "default": {},
+    "no context line (embed_context off)": {"embed_context": False},
+    "chunks 1000/200": {"chunk_chars": 1000, "chunk_overlap": 200},
+}
+TOP_K = 30  # passages fetched from the product per query
+RERANK_WEIGHTS = (0.5, 1.0)  # weight of the USE-m3 order against the first-stage order
+KEYWORD_WEIGHTS = (0.0, 0.25, 1.0)  # product variants besides the default 0.5
+CHUNKS = ((400, 80), (700, 150), (1000, 200))
+WINDOW_WORDS = 200
+DEFAULT_CHUNK = (700, 150)
+THRESHOLDS = tuple(round(0.76 + 0.01 * i, 2) for i in range(12))
+MAX_FILE_BYTES = 100_000_000
+
+Models = dict[str, CachedEmbedder]
+
+
+# ----- product helpers --------------------------------------------------------------------------
+@contextmanager
+def product(models: Models, corpus_dir: Path = CORPUS, **overrides: Any) -> Iterator[Assistant]:
+    """The product Assistant (e5 from the disk cache) over a fresh temporary index."""
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as folder:
+        settings = Settings(
+            index_dir=Path(folder) / "index",
+            corpus_dir=corpus_dir,
+            highlight_sentences=0,
+            **overrides,
+        )
+        yield Assistant(settings, embedder=models["e5"])
+
+
+def variant(assistant: Assistant, **overrides: Any) -> Assistant:
+    """Another Assistant on the same index with other search settings."""
+    return Assistant(assistant.settings.model_copy(update=overrides), embedder=assistant.embedder)
+
+
+@contextmanager
+def no_language_gate() -> Iterator[None]:
+    """Let keyword hits of any language into the fusion (`keyword_terms="all"` gates them)."""
+    original = HybridSearcher._gate_keyword
+    HybridSearcher._gate_keyword = lambda self, keyword, passages, language: keyword  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        HybridSearcher._gate_keyword = original  # type: ignore[method-assign]
+
+
+PORTER = "porter " + FTS_TOKENIZER  # English Porter stemming on top of the product's folding
+NO_FOLDING = "unicode61 remove_diacritics 0"
+
+
+@contextmanager
+def keyword_tokenizer(tokenizer: str) -> Iterator[None]:
+    """Create indexes whose FTS5 table uses `tokenizer` (queries go through it too)."""
+    original = index_store._SCHEMA
+    index_store._SCHEMA = original.replace(FTS_TOKENIZER, tokenizer)
+    try:
+        yield
+    finally:
+        index_store._SCHEMA = original
+
+
+def search_all(
+    assistant: Assistant, texts: Sequence[str], top_k: int = TOP_K
+) -> tuple[list[list[Hit]], float]:
+    """Hits per query and the mean milliseconds per query."""
+    started = time.perf_counter()
+    hits = [assistant.search(text, top_k) for text in texts]
+    return hits, (time.perf_counter() - started) * 1000 / max(1, len(texts))
+
+
+def use_rescored(
+    models: Models, hits: Sequence[Sequence[Hit]], texts: Sequence[str], weight: float
+) -> list[list[Hit]]:
+    """Reorder each query's hits by fusing their order with the USE-m3 cosine order."""
+    query_vectors = models["use"].embed_queries(list(texts))
+    reordered = []
+    for query_hits, query_vector in zip(hits, query_vectors, strict=True):
+        if not query_hits:
+            reordered.append([])
+            continue
+        ids = [h.passage.passage_id for h in query_hits]
+        vectors = models["use"].embed_passages([h.passage.text for h in query_hits])
+        order = rescore(ids, vectors, query_vector, weight)
+        by_id = {h.passage.passage_id: h for h in query_hits}
+        reordered.append([by_id[i] for i in order])
+    return reordered
+
+
+def add_ratios(rows: list[Row]) -> list[dict[str, Any]]:
+    """Rows as dicts with nDCG@10 and recall@5 ratios against BM25 and MiniLM of the same set."""
+    base = {r.system: r for r in rows}
+    bm25, minilm = base.get("BM25"), base.get("MiniLM-L6 dense")
+    out = []
+    for item in rows:
+        record = row_dict(item)
+        for name, ref in (("bm25", bm25), ("minilm", minilm)):
+            for metric in ("ndcg_at_10", "recall_at_5"):
+                value = getattr(ref, metric) if ref else 0.0
+                mine = getattr(item, metric)
+                record[f"{metric}_x_{name}"] = round(mine / value, 3) if value else None
+        out.append(record)
+    return out
+
+
+# ----- embedding phase --------------------------------------------------------------------------
+class Budget:
+    """Stops the embedding phase after a number of minutes."""
+
+    def __init__(self, minutes: float | None):
+        self.deadline = None if minutes is None else time.monotonic() + minutes * 60
+
+    def exceeded(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+
+def prewarm(model: CachedEmbedder, role: str, texts: Sequence[str], budget: Budget) -> bool:
+    """Embed `texts` into the cache in slices; False when the budget ran out first."""
+    unique = list(dict.fromkeys(texts))
+    for first in range(0, len(unique), 512):
+        if budget.exceeded():
+            return False
+        chunk = unique[first : first + 512]
+        if role == "query":
+            model.embed_queries(chunk)
+        else:
+            model.embed_passages(chunk)
+    return True
+
+
+# ----- data -------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Units:
+    """Retrieval units of a baseline: texts and the key each one maps to for a query."""
+
+    texts: list[str]
+    labels: list[Any]
+    e5_texts: list[str] | None = None  # what the product embeds (context line + text)
+
+
+def passages_of(documents: Sequence[Document], chunk: tuple[int, int]) -> list[Passage]:
+    return [p for doc in documents for p in split_document(doc, *chunk)]
+
+
+def e5_texts(
+    documents: Sequence[Document], chunk: tuple[int, int], context: bool | None = None
+) -> list[str]:
+    """The texts the product embeds for these documents (its own `embedding_text`)."""
+    if context is None:
+        context = Settings().embed_context
+    return [
+        embedding_text(doc.title, p) if context else p.text
+        for doc in documents
+        for p in split_document(doc, *chunk)
+    ]
+
+
+def scifact_data() -> tuple[list[Document], list[BeirQuery]]:
+    folder = EVAL_DIR / "scifact"
+    data = load_beir(folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels.tsv", "en")
+    return [beir_document(d, "en") for d in data.documents], list(data.queries)
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def xquad_ids(count: int) -> set[str] | None:
+    """A fixed seeded subset of XQuAD query ids (None = all)."""
+    if count >= XQUAD_QUERIES:
+        return None
+    ids = [row["id"] for row in _rows(EVAL_DIR / "xquad" / "en" / "queries.jsonl")]
+    return set(random.Random(SEED).sample(sorted(ids), count))
+
+
+def xquad_data(
+    query_language: str, corpus_language: str, subset: set[str] | None
+) -> tuple[list[Document], list[BeirQuery]]:
+    folder = EVAL_DIR / "xquad"
+    data = load_beir(
+        folder / corpus_language / "corpus.jsonl",
+        folder / query_language / "queries.jsonl",
+        folder / "qrels.tsv",
+        query_language,
+    )
+    queries = [q for q in data.queries if subset is None or q.query_id in subset]
+    return [beir_document(d, corpus_language) for d in data.documents], queries
+
+
+def qmsum_data() -> tuple[list[Document], list[SpanQuery]]:
+    folder = EVAL_DIR / "qmsum"
+    data = load_spans(folder / "span_targets.jsonl", folder / "transcripts", "val")
+    documents = [
+        read_document(path, DocumentMeta(language="en"), path.name, MAX_FILE_BYTES)
+        for path in sorted(data.docs_dir.glob("*.txt"))
+    ]
+    return documents, list(data.queries)
+
+
+def merged_turns(doc: Document) -> Document:
+    """The transcript with speakers dropped from its segments, so passages may span turns."""
+    segments = tuple(dataclasses.replace(s, speaker=None) for s in doc.segments)
+    return dataclasses.replace(doc, segments=segments)
+
+
+def word_windows(doc: Document, words: int = WINDOW_WORDS) -> list[tuple[int, int]]:
+    """Non-overlapping windows of `words` whitespace-separated words: (start, end) offsets."""
+    spans = [m.span() for m in re.finditer(r"\S+", doc.text)]
+    return [
+        (spans[i][0], spans[min(i + words, len(spans)) - 1][1]) for i in range(0, len(spans), words)
+    ]
+
+
+def window_document(doc: Document, windows: Sequence[tuple[int, int]]) -> Document:
+    """A document whose passages are exactly the windows (one section per window)."""
+    segments = tuple(
+        Segment(char_start=s, char_end=e, section=f"w{i}") for i, (s, e) in enumerate(windows)
+    )
+    return dataclasses.replace(doc, segments=segments, kind="report")
+
+
+def demo_documents() -> list[Document]:
+    from qa_assistant.ingest import is_supported
+    from qa_assistant.ingest.manifest import find_manifest, load_manifest
+
+    documents = []
+    for path in sorted(CORPUS.rglob("*")):
+        if not path.is_file() or not is_supported(path):
+            continue
+        manifest = find_manifest(path)
+        meta = (load_manifest(manifest).meta_for(path) if manifest else None) or DocumentMeta()
+        source = path.relative_to(CORPUS).as_posix()
+        documents.append(read_document(path, meta, source, MAX_FILE_BYTES))
+    return documents
+
+
+# ----- generic evaluation of baselines ----------------------------------------------------------
+def baseline_rows(
+    models: Models,
+    units: Units,
+    whole: Units,
+    queries: Sequence[str],
+    outcome: Callable[[int, Sequence[Any]], QueryOutcome],
+    bm25_on_units: bool = False,
+) -> tuple[list[Row], dict[str, list[list[Any]]]]:
+    """BM25 and MiniLM on `whole` units, e5 / RRF / USE-m3 on `units` (product passages).
+
+    With `bm25_on_units`, BM25 also runs on `units` and that ranking is the one fused with e5.
+
+    `outcome(query_index, labels)` turns a ranked list of unit labels into a QueryOutcome.
+    """
+    rows: list[Row] = []
+    rankings: dict[str, list[list[Any]]] = {}
+
+    def finish(name: str, ranked: list[list[Any]], started: float, note: str = "") -> None:
+        rankings[name] = ranked
+        outcomes = [outcome(i, labels) for i, labels in enumerate(ranked)]
+        rows.append(row(name, outcomes, time.perf_counter() - started, note=note))
+
+    started = time.perf_counter()
+    ranked = bm25_rankings(whole.texts, queries)
+    finish("BM25", [[whole.labels[i] for i in r] for r in ranked], started)
+
+    import Stemmer
+
+    started = time.perf_counter()
+    ranked = bm25_rankings(whole.texts, queries, stemmer=Stemmer.Stemmer("english"))
+    finish("BM25 + English stemmer", [[whole.labels[i] for i in r] for r in ranked], started)
+
+    for key, name in (("minilm", "MiniLM-L6 dense"),):
+        started = time.perf_counter()
+        vectors = models[key].embed_passages(whole.texts)
+        ranked = dense_rankings(vectors, models[key].embed_queries(list(queries)))
+        finish(name, [[whole.labels[i] for i in r] for r in ranked], started)
+
+    for key, name in (("e5", "e5-small dense"), ("use", "USE-m3 dense")):
+        started = time.perf_counter()
+        texts = units.e5_texts if key == "e5" and units.e5_texts else units.texts
+        vectors = models[key].embed_passages(texts)
+        ranked = dense_rankings(vectors, models[key].embed_queries(list(queries)), DEPTH * 3)
+        finish(name, [[units.labels[i] for i in r] for r in ranked], started)
+
+    started = time.perf_counter()
+    keyword = rankings["BM25"]
+    if bm25_on_units:
+        ranked = bm25_rankings(units.texts, queries)
+        finish("BM25 (product passages)", [[units.labels[i] for i in r] for r in ranked], started)
+        keyword = rankings["BM25 (product passages)"]
+        started = time.perf_counter()
+    # Both sides collapsed to distinct labels: a document with three passages votes once.
+    fused = [
+        rrf([[str(x) for x in collapse(bm25)], [str(x) for x in collapse(dense)]], [1.0, 1.0])
+        for bm25, dense in zip(keyword, rankings["e5-small dense"], strict=True)
+    ]
+    label_of = {str(label): label for label in [*whole.labels, *units.labels]}
+    finish("RRF(BM25, e5) naive", [[label_of[k] for k in r] for r in fused], started)
+    return rows, rankings
+
+
+def product_rows(
+    models: Models,
+    assistant: Assistant,
+    queries: Sequence[str],
+    keys: Callable[[int, Sequence[Hit]], QueryOutcome],
+    name: str = "product hybrid (default)",
+    variants: bool = True,
+    gate: bool = False,
+    rerank: bool = True,
+    index_seconds: float = 0.0,
+) -> list[Row]:
+    """The product and its search-time variants on one index."""
+    rows = []
+    started = time.perf_counter()
+    hits, ms = search_all(assistant, queries)
+    note = f"index {index_seconds:.0f} s" if index_seconds else ""
+    rows.append(
+        row(name, [keys(i, h) for i, h in enumerate(hits)], time.perf_counter() - started, ms, note)
+    )
+    if variants:
+        for weight in KEYWORD_WEIGHTS:
+            label = (
+                "product, dense only (keyword weight 0)"
+                if weight == 0
+                else (f"product, keyword weight {weight}")
+            )
+            started = time.perf_counter()
+            other, ms = search_all(variant(assistant, keyword_weight=weight), queries)
+            outcomes = [keys(i, h) for i, h in enumerate(other)]
+            rows.append(row(label, outcomes, time.perf_counter() - started, ms))
+    if gate:
+        # The default searches exact terms in every language (no gate); compare with all content
+        # words, gated to the question's language (the previous default) and ungated.
+        all_terms = variant(assistant, keyword_terms="all")
+        started = time.perf_counter()
+        other, ms = search_all(all_terms, queries)
+        outcomes = [keys(i, h) for i, h in enumerate(other)]
+        label = "product, all terms within the question's language"
+        rows.append(row(label, outcomes, time.perf_counter() - started, ms))
+        started = time.perf_counter()
+        with no_language_gate():
+            other, ms = search_all(all_terms, queries)
+        outcomes = [keys(i, h) for i, h in enumerate(other)]
+        label = "product, all terms, no language gate"
+        rows.append(row(label, outcomes, time.perf_counter() - started, ms))
+    if rerank:
+        for weight in RERANK_WEIGHTS:
+            started = time.perf_counter()
+            reordered = use_rescored(models, hits, queries, weight)
+            outcomes = [keys(i, h) for i, h in enumerate(reordered)]
+            rows.append(
+                row(
+                    f"product + USE-m3 rescoring (weight {weight}, top {TOP_K})",
+                    outcomes,
+                    time.perf_counter() - started,
+                    note="USE vectors from cache; latency in speed.json",
+                )
+            )
+    return rows
+
+
+# ----- sets -------------------------------------------------------------------------------------
+def run_scifact(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] | bool:
+    documents, queries = scifact_data()
+    passages = passages_of(documents, DEFAULT_CHUNK)
+    qtexts = [q.text for q in queries]
+    whole_texts = [d.text for d in documents]
+    dense_texts = e5_texts(documents, DEFAULT_CHUNK)
+    if not evaluate:
+        return (
+            prewarm(models["e5"], "query", qtexts, budget)
+            and prewarm(models["e5"], "passage", dense_texts, budget)
+            and prewarm(models["minilm"], "query", qtexts, budget)
+            and prewarm(models["minilm"], "passage", whole_texts, budget)
+            and prewarm(models["use"], "query", qtexts, budget)
+            and prewarm(models["use"], "passage", [p.text for p in passages], budget)
+            and prewarm(models["e5"], "passage", [p.text for p in passages], budget)
+        )
+    source_of = {d.doc_id: d.source for d in documents}
+    units = Units([p.text for p in passages], [source_of[p.doc_id] for p in passages], dense_texts)
+    whole = Units(whole_texts, [d.source for d in documents])
+
+    def outcome(i: int, labels: Sequence[Any]) -> QueryOutcome:
+        q = queries[i]
+        return QueryOutcome(q.query_id, "en", tuple(collapse(labels))[:DEPTH], q.grades)
+
+    rows, _ = baseline_rows(models, units, whole, qtexts, outcome)
+
+    def keys(i: int, hits: Sequence[Hit]) -> QueryOutcome:
+        return outcome(i, [h.document.source for h in hits])
+
+    with product(models) as assistant:
+        started = time.perf_counter()
+        assistant.add_documents(documents)
+        seconds = time.perf_counter() - started
+        rows += product_rows(models, assistant, qtexts, keys, index_seconds=seconds)
+    with keyword_tokenizer(PORTER), product(models) as assistant:
+        assistant.add_documents(documents)
+        rows += product_rows(
+            models, assistant, qtexts, keys, "product, Porter-stemmed FTS5", False, False, False
+        )
+    with product(models, embed_context=False) as assistant:
+        assistant.add_documents(documents)
+        name = "product, no context line (embed_context off)"
+        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
+    return {
+        "description": f"BEIR SciFact test: {len(documents)} abstracts, {len(queries)} claims",
+        "passages": len(passages),
+        "rows": add_ratios(rows),
+    }
+
+
+def run_xquad(models: Models, budget: Budget, evaluate: bool, count: int) -> dict[str, Any] | bool:
+    subset = xquad_ids(count)
+    if not evaluate:
+        for query_language, corpus_language in XQUAD_PAIRS:
+            documents, queries = xquad_data(query_language, corpus_language, subset)
+            texts = [q.text for q in queries]
+            passages = [p.text for p in passages_of(documents, DEFAULT_CHUNK)]
+            steps = [
+                ("e5", "query", texts),
+                ("e5", "passage", e5_texts(documents, DEFAULT_CHUNK)),
+                ("e5", "passage", e5_texts(documents, DEFAULT_CHUNK, context=False)),
+                ("e5", "passage", e5_texts(documents, (1000, 200))),
+                ("use", "query", texts),
+                ("use", "passage", passages),
+            ]
+            if not all(prewarm(models[m], role, t, budget) for m, role, t in steps):
+                return False
+            if not (
+                prewarm(models["minilm"], "query", texts, budget)
+                and prewarm(models["minilm"], "passage", [d.text for d in documents], budget)
+            ):
+                return False
+        return True
+    pairs: dict[str, Any] = {}
+    indexes: dict[tuple[str, str], tuple[Assistant, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="qa-bench-xquad-") as folder:
+        for query_language, corpus_language in XQUAD_PAIRS:
+            name = f"{query_language}→{corpus_language}"
+            logger.info("XQuAD %s", name)
+            documents, queries = xquad_data(query_language, corpus_language, subset)
+            passages = passages_of(documents, DEFAULT_CHUNK)
+            source_of = {d.doc_id: d.source for d in documents}
+            units = Units(
+                [p.text for p in passages],
+                [source_of[p.doc_id] for p in passages],
+                e5_texts(documents, DEFAULT_CHUNK),
+            )
+            whole = Units([d.text for d in documents], [d.source for d in documents])
+            qtexts = [q.text for q in queries]
+
+            def outcome(
+                i: int, labels: Sequence[Any], queries: list[BeirQuery] = queries
+            ) -> QueryOutcome:
+                q = queries[i]
+                ranking = tuple(collapse(labels))
+                return QueryOutcome(q.query_id, q.language or "und", ranking, q.grades)
+
+            def keys(
+                i: int,
+                hits: Sequence[Hit],
+                outcome: Callable[[int, Sequence[Any]], QueryOutcome] = outcome,
+            ) -> QueryOutcome:
+                return outcome(i, [h.document.source for h in hits])
+
+            rows, _ = baseline_rows(models, units, whole, qtexts, outcome)
+            for label, overrides in XQUAD_INDEXES.items():
+                if (corpus_language, label) not in indexes:
+                    settings = Settings(
+                        index_dir=Path(folder) / f"{corpus_language}-{len(indexes)}",
+                        corpus_dir=CORPUS,
+                        highlight_sentences=0,
+                        **overrides,
+                    )
+                    assistant = Assistant(settings, embedder=models["e5"])
+                    started = time.perf_counter()
+                    assistant.add_documents(documents)
+                    indexes[corpus_language, label] = (assistant, time.perf_counter() - started)
+                assistant, seconds = indexes[corpus_language, label]
+                if label == "default":
+                    rows += product_rows(
+                        models, assistant, qtexts, keys, gate=True, index_seconds=seconds
+                    )
+                else:
+                    rows += product_rows(
+                        models, assistant, qtexts, keys, f"product, {label}", False, False, False
+                    )
+            pairs[name] = {"n_queries": len(queries), "rows": add_ratios(rows)}
+    note = (
+        "all 1190 queries per pair"
+        if subset is None
+        else (f"fixed seeded subset of {count} of 1190 queries per pair (seed {SEED})")
+    )
+    return {"description": f"XQuAD, 240 paragraphs; {note}", "pairs": pairs}
+
+
+def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] | bool:
+    documents, queries = qmsum_data()
+    qtexts = [q.text for q in queries]
+    windows = {d.source: word_windows(d) for d in documents}
+    window_docs = [window_document(d, windows[d.source]) for d in documents]
+    window_texts = [d.text[s:e] for d in documents for s, e in windows[d.source]]
+    turn_passages = {chunk: passages_of(documents, chunk) for chunk in CHUNKS}
+    merged_chunks = (DEFAULT_CHUNK, (1000, 200))
+    merged = [merged_turns(d) for d in documents]
+    merged_passages = {c: passages_of(merged, c) for c in merged_chunks}
+    window_passages = passages_of(window_docs, (4000, 0))
+    if not evaluate:
+        steps: list[tuple[str, str, list[str]]] = [
+            ("e5", "query", qtexts),
+            ("minilm", "query", qtexts),
+            ("use", "query", qtexts),
+            ("minilm", "passage", window_texts),
+            ("e5", "passage", e5_texts(documents, DEFAULT_CHUNK)),
+            ("use", "passage", [p.text for p in turn_passages[DEFAULT_CHUNK]]),
+            ("e5", "passage", [p.text for p in turn_passages[DEFAULT_CHUNK]]),
+            ("e5", "passage", [p.text for p in window_passages]),
+            ("e5", "passage", e5_texts(merged, DEFAULT_CHUNK)),
+            *(("e5", "passage", e5_texts(documents, c)) for c in CHUNKS),
+            ("e5", "passage", e5_texts(merged, (1000, 200))),
+        ]
+        return all(prewarm(models[m], role, texts, budget) for m, role, texts in steps)
+
+    source_by_id = {d.doc_id: d.source for d in documents}
+
+    def label(source: str, start: int, end: int) -> tuple[str, int, int]:
+        return (Path(source).stem, start, end)
+
+    def outcome(i: int, labels: Sequence[Any]) -> QueryOutcome:
+        q = queries[i]
+        ranking = [
+            GOLD_KEY
+            if meeting == q.meeting_id and overlaps_span(start, end, q.spans)
+            else f"{meeting}:{start}:{end}"
+            for meeting, start, end in labels[:DEPTH]
+        ]
+        return QueryOutcome(q.query_id, "en", tuple(ranking), {GOLD_KEY: 1.0})
+
+    passages = turn_passages[DEFAULT_CHUNK]
+    units = Units(
+        [p.text for p in passages],
+        [label(source_by_id[p.doc_id], p.char_start, p.char_end) for p in passages],
+        e5_texts(documents, DEFAULT_CHUNK),
+    )
+    whole = Units(
+        window_texts,
+        [label(d.source, s, e) for d in documents for s, e in windows[d.source]],
+    )
+    rows, _ = baseline_rows(models, units, whole, qtexts, outcome, bm25_on_units=True)
+    rows = [dataclasses.replace(r, note=_qmsum_note(r.system)) for r in rows]
+
+    def keys(i: int, hits: Sequence[Hit]) -> QueryOutcome:
+        return QueryOutcome(
+            queries[i].query_id, "en", tuple(span_key(h, queries[i]) for h in hits), {GOLD_KEY: 1.0}
+        )
+
+    for chunk in CHUNKS:
+        chars, overlap = chunk
+        with product(models, chunk_chars=chars, chunk_overlap=overlap) as assistant:
+            started = time.perf_counter()
+            assistant.add_documents(documents)
+            seconds = time.perf_counter() - started
+            default = chunk == DEFAULT_CHUNK
+            name = f"product hybrid, speaker turns, {chars}/{overlap}"
+            rows += product_rows(
+                models, assistant, qtexts, keys, name, default, False, default, seconds
+            )
+    for chars, overlap in merged_chunks:
+        with product(models, chunk_chars=chars, chunk_overlap=overlap) as assistant:
+            started = time.perf_counter()
+            assistant.add_documents(merged)
+            seconds = time.perf_counter() - started
+            name = f"product hybrid, turns merged, {chars}/{overlap}"
+            rows += product_rows(
+                models, assistant, qtexts, keys, name, False, False, False, seconds
+            )
+    with product(models, embed_context=False) as assistant:
+        started = time.perf_counter()
+        assistant.add_documents(documents)
+        seconds = time.perf_counter() - started
+        name = "product hybrid, speaker turns, 700/150, no context line"
+        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False, seconds)
+    # Window documents carry one section per window only to fix the passage boundaries; the
+    # context line would show those section names, so it is off here.
+    with product(models, chunk_chars=4000, chunk_overlap=0, embed_context=False) as assistant:
+        started = time.perf_counter()
+        assistant.add_documents(window_docs)
+        seconds = time.perf_counter() - started
+        name = f"product hybrid, {WINDOW_WORDS}-word windows (no context line)"
+        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False, seconds)
+    return {
+        "description": (
+            f"QMSum val: {len(documents)} meetings in one index, {len(queries)} specific queries; "
+            "hit = passage overlapping a gold span"
+        ),
+        "units": {
+            "speaker-turn passages (700/150)": len(passages),
+            "turns merged (700/150)": len(merged_passages[DEFAULT_CHUNK]),
+            f"{WINDOW_WORDS}-word windows": len(window_texts),
+        },
+        "rows": add_ratios(rows),
+    }
+
+
+def _qmsum_note(system: str) -> str:
+    if system in ("BM25", "BM25 + English stemmer", "MiniLM-L6 dense"):
+        return f"{WINDOW_WORDS}-word windows"
+    return "speaker-turn passages 700/150"
+
+
+def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] | bool:
+    documents = demo_documents()
+    data = load_questions(DEMO_QUESTIONS, CORPUS)
+    questions = list(data.questions)
+    answerable = [q for q in questions if q.answerable]
+    qtexts = [q.question for q in answerable]
+    chunked = {chunk: passages_of(documents, chunk) for chunk in CHUNKS}
+    negatives = _negative_questions()
+    if not evaluate:
+        steps = [
+            *(("e5", "passage", e5_texts(documents, c)) for c in CHUNKS),
+            ("e5", "passage", [p.text for p in chunked[DEFAULT_CHUNK]]),
+            ("e5", "query", [q.question for q in questions] + negatives),
+            ("minilm", "passage", [p.text for p in chunked[DEFAULT_CHUNK]]),
+            ("minilm", "query", qtexts),
+            ("use", "passage", [p.text for p in chunked[DEFAULT_CHUNK]]),
+            ("use", "query", qtexts),
+        ]
+        return all(prewarm(models[m], role, texts, budget) for m, role, texts in steps)
+
+    passages = chunked[DEFAULT_CHUNK]
+    source_by_id = {d.doc_id: d.source for d in documents}
+    dense_texts = e5_texts(documents, DEFAULT_CHUNK)
+    units = Units(
+        [p.text for p in passages], [(source_by_id[p.doc_id], p) for p in passages], dense_texts
+    )
+
+    def located(question: JudgedQuestion, source: str, p: Passage) -> bool:
+        return any(
+            matches_location(loc, source, p.pages, p.start_seconds, p.end_seconds)
+            for loc in question.locations
+        )
+
+    def outcome(i: int, labels: Sequence[Any]) -> QueryOutcome:
+        q = answerable[i]
+        ranking = [
+            GOLD_KEY if located(q, source, p) else p.passage_id for source, p in labels[:DEPTH]
+        ]
+        return QueryOutcome(f"q{i}", q.language or "und", tuple(ranking), {GOLD_KEY: 1.0})
+
+    rows, _ = baseline_rows(models, units, units, qtexts, outcome)
+    rows = [dataclasses.replace(r, note="units: product passages 700/150") for r in rows]
+
+    def keys(i: int, hits: Sequence[Hit]) -> QueryOutcome:
+        q = answerable[i]
+        ranking = tuple(question_key(h, q) for h in hits)
+        return QueryOutcome(f"q{i}", q.language or "und", ranking, {GOLD_KEY: 1.0})
+
+    by_language: dict[str, Any] = {}
+    for chars, overlap in CHUNKS:
+        default = (chars, overlap) == DEFAULT_CHUNK
+        with product(models, chunk_chars=chars, chunk_overlap=overlap) as assistant:
+            started = time.perf_counter()
+            assistant.add([CORPUS])
+            seconds = time.perf_counter() - started
+            name = f"product hybrid, chunks {chars}/{overlap}"
+            if default:
+                name = "product hybrid (default)"
+            product_result = product_rows(
+                models, assistant, qtexts, keys, name, default, default, default, seconds
+            )
+            rows += product_result
+            if default:
+                hits, _ = search_all(assistant, qtexts)
+                result = summarize([keys(i, h) for i, h in enumerate(hits)])
+                by_language = {
+                    lang: dataclasses.asdict(m) for lang, m in result.by_language.items()
+                }
+    for tokenizer, name in (
+        (PORTER, "product, Porter-stemmed FTS5"),
+        (NO_FOLDING, "product, FTS5 without accent folding"),
+    ):
+        with keyword_tokenizer(tokenizer), product(models) as assistant:
+            assistant.add([CORPUS])
+            rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
+    with product(models, embed_context=False) as assistant:
+        assistant.add([CORPUS])
+        name = "product, no context line (embed_context off)"
+        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
+    return {
+        "description": (
+            f"Demo corpus: {len(documents)} documents (en/es/fr; PDF, VTT, Markdown), "
+            f"{len(answerable)} answerable questions in en/fr/es/ar"
+        ),
+        "rows": add_ratios(rows),
+        "product_by_language": by_language,
+        "abstention": calibrate_abstention(models, dense_texts, questions, negatives),
+    }
+
+
+def _negative_questions() -> list[str]:
+    """Off-topic questions for the demo corpus: 100 SciFact claims and 100 XQuAD questions."""
+    rng = random.Random(SEED)
+    scifact = [row["text"] for row in _rows(EVAL_DIR / "scifact" / "queries.jsonl")]
+    xquad = [row["text"] for row in _rows(EVAL_DIR / "xquad" / "en" / "queries.jsonl")]
+    return rng.sample(scifact, 100) + rng.sample(xquad, 100)
+
+
+def calibrate_abstention(
+    models: Models,
+    passage_texts: Sequence[str],
+    questions: Sequence[JudgedQuestion],
+    negatives: Sequence[str],
+) -> dict[str, Any]:
+    """Best e5 cosine per question (what `ask` compares with min_score) and rates per threshold."""
+    vectors = models["e5"].embed_passages(list(passage_texts))
+    texts = [q.question for q in questions]
+    best = (models["e5"].embed_queries(texts) @ vectors.T).max(axis=1)
+    off_topic = (models["e5"].embed_queries(list(negatives)) @ vectors.T).max(axis=1)
+    answerable = np.array([q.answerable for q in questions])
+    table = []
+    for threshold in THRESHOLDS:
+        declined = best < threshold
+        table.append(
+            {
+                "threshold": threshold,
+                "answerable_declined": round(float(declined[answerable].mean()), 3),
+                "unanswerable_declined": round(float(declined[~answerable].mean()), 3),
+                "off_topic_declined": round(float((off_topic < threshold).mean()), 3),
+            }
+        )
+    return {
+        "answerable_best_cosine": sorted(round(float(x), 3) for x in best[answerable]),
+        "unanswerable_best_cosine": sorted(round(float(x), 3) for x in best[~answerable]),
+        "off_topic_best_cosine_quantiles": {
+            q: round(float(np.quantile(off_topic, q)), 3) for q in (0.5, 0.9, 0.95, 0.99, 1.0)
+        },
+        "n_off_topic": len(negatives),
+        "thresholds": table,
+    }
+
+
+# ----- report -----------------------------------------------------------------------------------
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def rows_table(rows: Sequence[dict[str, Any]]) -> str:
+    head = (
+        "| system | nDCG@10 | R@1 | R@5 | R@10 | MRR@10 | nDCG ×BM25 | nDCG ×MiniLM | "
+        "R@5 ×BM25 | ms/query | note |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for r in rows:
+        cells = [
+            r["system"],
+            _fmt(r["ndcg_at_10"]),
+            _fmt(r["recall_at_1"]),
+            _fmt(r["recall_at_5"]),
+            _fmt(r["recall_at_10"]),
+            _fmt(r["mrr_at_10"]),
+            _fmt(r["ndcg_at_10_x_bm25"]),
+            _fmt(r["ndcg_at_10_x_minilm"]),
+            _fmt(r["recall_at_5_x_bm25"]),
+            _fmt(r["ms_per_query"]),
+            r["note"],
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    info = results["machine"]
+    parts = [
+        "## Retrieval quality (`benchmarks/quality.py`)",
+        "",
+        f"Run {info['date']} on {info['cores']} cores ({info['cpu']}), Python {info['python']}; "
+        f"{results['total_seconds'] / 60:.1f} min with the embedding cache warm. Every number "
+        "below comes from that one run (`benchmarks/results/quality.json`).",
+        "",
+        "Metrics: nDCG@10 (log2 discount, ideal from the judgements), recall@k, MRR@10. "
+        "BEIR sets rank documents (a document ranks at its best passage); QMSum and the demo "
+        "questions rank passages, and a passage is a hit when it overlaps the gold span "
+        "(QMSum), or is in the right file at an overlapping page or time (demo). BM25 and "
+        "MiniLM index whole documents (QMSum: 200-word windows; demo: product passages); "
+        "e5 and USE-m3 dense index the product's passages. ms/query is the product's search "
+        "time with cached query embeddings (model time is in the speed section).",
+    ]
+    for name, block in results["sets"].items():
+        parts += ["", f"### {name}", "", block["description"]]
+        if "pairs" in block:
+            for pair, sub in block["pairs"].items():
+                parts += ["", f"#### XQuAD {pair} ({sub['n_queries']} queries)", ""]
+                parts.append(rows_table(sub["rows"]))
+        else:
+            parts += ["", rows_table(block["rows"])]
+        if "product_by_language" in block:
+            parts += ["", "Product (default) by question language:", ""]
+            parts.append("| language | n | nDCG@10 | R@1 | R@5 | R@10 | MRR@10 |")
+            parts.append("|---|---|---|---|---|---|---|")
+            for lang, m in block["product_by_language"].items():
+                parts.append(
+                    f"| {lang} | {m['n_queries']} | {m['ndcg_at_10']:.3f} | {m['recall_at_1']:.3f}"
+                    f" | {m['recall_at_5']:.3f} | {m['recall_at_10']:.3f} | {m['mrr_at_10']:.3f} |"
+                )
+        if "abstention" in block:
+            a = block["abstention"]
+            parts += [
+                "",
+                "Abstention (best e5 cosine vs `min_score`): answerable "
+                f"{a['answerable_best_cosine']}; unanswerable {a['unanswerable_best_cosine']}; "
+                f"{a['n_off_topic']} off-topic questions (SciFact claims, XQuAD questions) "
+                f"quantiles {a['off_topic_best_cosine_quantiles']}.",
+                "",
+                "| min_score | answerable declined | unanswerable declined | off-topic declined |",
+                "|---|---|---|---|",
+            ]
+            for t in a["thresholds"]:
+                parts.append(
+                    f"| {t['threshold']:.2f} | {t['answerable_declined']:.0%} | "
+                    f"{t['unanswerable_declined']:.0%} | {t['off_topic_declined']:.0%} |"
+                )
+    return "\n".join(parts) + "\n"
+
+
+# ----- main -------------------------------------------------------------------------------------
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sets", default="scifact,xquad,qmsum,demo")
+    parser.add_argument("--xquad-queries", type=int, default=XQUAD_QUERIES)
+    parser.add_argument("--budget-minutes", type=float, help="Stop embedding after N minutes.")
+    parser.add_argument("--embed-only", action="store_true", help="Fill the cache, then stop.")
+    parser.add_argument("--no-write", action="store_true", help="Do not write results/docs.")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("sentence_transformers", "transformers", "httpx", "qa_assistant"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    names = [n.strip() for n in args.sets.split(",") if n.strip()]
+    models = embedders(VectorCache(CACHE_DIR / "embeddings.sqlite"))
+    languages = LanguageMemo(CACHE_DIR / "languages.json")
+    languages.install()
+    budget = Budget(args.budget_minutes)
+    runners: dict[str, Callable[[bool], dict[str, Any] | bool]] = {
+        "scifact": lambda e: run_scifact(models, budget, e),
+        "xquad": lambda e: run_xquad(models, budget, e, args.xquad_queries),
+        "qmsum": lambda e: run_qmsum(models, budget, e),
+        "demo": lambda e: run_demo(models, budget, e),
+    }
+    # Cheap sets first, so that a budget-limited run still completes some of them.
+    for name in sorted(names, key=["demo", "xquad", "qmsum", "scifact"].index):
+        logger.info("embedding phase: %s", name)
+        done = runners[name](False)
+        languages.save()
+        if not done:
+            logger.warning("embedding budget used up during %s: run again to continue", name)
+            return 3
+    if args.embed_only:
+        logger.info("all embeddings cached")
+        return 0
+    started = time.perf_counter()
+    results: dict[str, Any] = {"machine": machine(), "sets": {}}
+    for name in names:
+        logger.info("evaluating %s", name)
+        block = runners[name](True)
+        assert isinstance(block, dict)
+        results["sets"][name] = block
+    languages.save()
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+    results["embedded_this_run"] = {m.name: m.embedded for m in models.values()}
+    if not args.no_write:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        suffix = "" if names == ["scifact", "xquad", "qmsum", "demo"] else "-" + "-".join(names)
+        out = RESULTS_DIR / f"quality{suffix}.json"
+        out.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+        if not suffix:
+            replace_section(DOCS_FILE, "quality", markdown(results))
+        logger.info("wrote %s", out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
