@@ -240,10 +240,12 @@ def rescore(
     query_vector: np.ndarray,
     weight: float,
 ) -> list[str]:
-    """Second stage: fuse the first-stage order with the order of a second model's cosines."""
-    order = np.argsort(-(candidate_vectors @ query_vector), kind="stable")
-    second = [candidates[i] for i in order]
-    return rrf([list(candidates), second], [1.0, weight])
+    """Second stage, exactly as `qa_assistant.rerank`: fuse the first-stage order with the order
+    of a second model's cosines."""
+    from qa_assistant.rerank import fused_order
+
+    order = fused_order((candidate_vectors @ query_vector).tolist(), weight)
+    return [candidates[i] for i in order]
 
 
 # ----- results ----------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from qa_assistant.types import (
 if TYPE_CHECKING:
     from qa_assistant.config import Settings
     from qa_assistant.embedding import Embedder
+    from qa_assistant.rerank import Reranker
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class Assistant:
         self._store: IndexStore | None = None
         self._cache: EmbeddingCache | None = None
         self._embedder_lock = threading.Lock()
+        self._reranker: Reranker | None = None
         self._write_lock = threading.Lock()  # one add/remove/rebuild at a time per process
 
     # ----- wiring ---------------------------------------------------------------------------
@@ -167,7 +169,25 @@ class Assistant:
             link_base_url=self._link_base_url,
             corpus_dir=str(settings.corpus_dir.resolve()),
         )
-        return HybridSearcher(store, self.embedder, self.cache, options)
+        return HybridSearcher(store, self.embedder, self.cache, options, self.reranker)
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The optional second stage (Settings.rerank), loaded on first use."""
+        if not self.settings.rerank:
+            return None
+        with self._embedder_lock:
+            if self._reranker is None:
+                from qa_assistant.rerank import Reranker, UseEncoder
+
+                self._reranker = Reranker(
+                    UseEncoder(threads=self.settings.threads),
+                    self.cache,
+                    candidates=self.settings.rerank_candidates,
+                    weight=self.settings.rerank_weight,
+                    rrf_k=self.settings.rrf_k,
+                )
+            return self._reranker
 
     # ----- organisers -----------------------------------------------------------------------
     def add(
@@ -236,6 +256,7 @@ class Assistant:
                         replace_doc_id=replaced,
                     )
                     offset += len(passages)
+                    self._prime_reranker(passages)
                     existing[doc.source] = doc.doc_id
                     status: FileStatus = "replaced" if replaced else "indexed"
                     reports.append(
@@ -340,6 +361,7 @@ class Assistant:
             doc, meta, passages, vectors, replace_doc_id=existing.doc_id if existing else None
         )
         self._prime_highlights(passages)
+        self._prime_reranker(passages)
         logger.info("indexed %s: %d passages", display_name(source), len(passages))
         return FileReport(
             path=source,
@@ -360,6 +382,12 @@ class Assistant:
         """
         if self.settings.highlight_sentences > 0:
             embed_with_cache(self.embedder, self.cache, sentence_texts(passages))
+
+    def _prime_reranker(self, passages: list[Passage]) -> None:
+        """Embed the passages for the second stage now, so questions cost one USE embedding."""
+        reranker = self.reranker
+        if reranker is not None:
+            reranker.prepare([p.text for p in passages])
 
     def _embedding_text(self, doc: Document, passage: Passage) -> str:
         if not self.settings.embed_context:
@@ -408,6 +436,7 @@ class Assistant:
                 total_passages += len(passages)
                 new.write_document(doc, meta, passages, vectors)
                 self._prime_highlights(passages)
+                self._prime_reranker(passages)
             new.flush()
             new.make_current()
             self._store = new

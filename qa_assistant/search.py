@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from qa_assistant.embedding import Embedder
     from qa_assistant.index_store import EmbeddingCache, IndexStore
+    from qa_assistant.rerank import Reranker
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,13 @@ class HybridSearcher:
         embedder: Embedder,
         cache: EmbeddingCache | None,
         options: SearchOptions,
+        reranker: Reranker | None = None,
     ):
         self.store = store
         self.embedder = embedder
         self.cache = cache
         self.options = options
+        self.reranker = reranker
 
     def search(self, question: str, top_k: int, filters: SearchFilters) -> SearchResult:
         """The `top_k` best passages for `question` that pass `filters`."""
@@ -112,13 +115,17 @@ class HybridSearcher:
         dense_ids = {i for i, _ in dense}
         keyword_ids = {i for i, _ in keyword}
         chosen: list[tuple[int, Passage]] = []
+        limit = max(top_k, self.reranker.candidates) if self.reranker else top_k
         for row_id, _ in fused:
             passage = passages[row_id]
             if any(_overlaps(passage, other) for _, other in chosen):
                 continue  # neighbouring windows of one document repeat each other
             chosen.append((row_id, passage))
-            if len(chosen) == top_k:
+            if len(chosen) == limit:
                 break
+        if self.reranker:
+            order = self.reranker.order(question, [p for _, p in chosen])
+            chosen = [chosen[i] for i in order][:top_k]
         documents = self.store.documents_by_id({p.doc_id for _, p in chosen})
         highlights = self._highlights(query_vector, [p for _, p in chosen])
         hits = []

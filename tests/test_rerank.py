@@ -1,0 +1,84 @@
+"""The optional USE-m3 second stage: its fusion order (hand-worked) and its hook in search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa_assistant import rerank
+from qa_assistant.assistant import Assistant
+from qa_assistant.rerank import fused_order
+
+from .conftest import FakeEmbedder, fake_settings
+
+
+def test_fused_order_matches_a_hand_worked_example() -> None:
+    # First stage: 0, 1, 2 (ranks 1, 2, 3). Second scores 0.1, 0.9, 0.5 → order 1, 2, 0.
+    # score(0) = 1/61 + 1/63 = 0.032266
+    # score(1) = 1/62 + 1/61 = 0.032522   ← first
+    # score(2) = 1/63 + 1/62 = 0.032002
+    assert fused_order([0.1, 0.9, 0.5], weight=1.0, k=60) == [1, 0, 2]
+
+
+def test_fused_order_with_zero_weight_keeps_the_first_stage() -> None:
+    assert fused_order([0.1, 0.9, 0.5], weight=0.0) == [0, 1, 2]
+
+
+class ZebraEncoder:
+    """A second-stage model that only likes zebras, and counts what it embeds."""
+
+    name = "zebra"
+    dimension = 2
+
+    def __init__(self, threads: int = 2):
+        self.embedded: list[str] = []
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        self.embedded += texts
+        rows = [[1.0, 0.0] if "zebra" in t.lower() else [0.0, 1.0] for t in texts]
+        return np.array(rows, dtype=np.float32)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return np.array([[1.0, 0.0]] * len(texts), dtype=np.float32)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\nThe pension pension pension rules.\n", "utf-8")
+    (folder / "b.md").write_text("# B\n\nA zebra once asked about the pension.\n", "utf-8")
+    return folder
+
+
+def _first_source(tmp_path: Path, corpus: Path, **settings: object) -> str:
+    assistant = Assistant(fake_settings(tmp_path, corpus, **settings), embedder=FakeEmbedder())
+    assistant.add([corpus])
+    return assistant.search("pension pension", top_k=2)[0].document.source
+
+
+def test_rerank_is_off_by_default(tmp_path: Path, corpus: Path) -> None:
+    assert _first_source(tmp_path / "off", corpus) == "a.md"
+
+
+def test_rerank_reorders_candidates_and_embeds_passages_at_ingest(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoders: list[ZebraEncoder] = []
+
+    def make(threads: int = 2) -> ZebraEncoder:
+        encoders.append(ZebraEncoder(threads))
+        return encoders[-1]
+
+    monkeypatch.setattr(rerank, "UseEncoder", make)
+    settings = {"rerank": True, "rerank_weight": 10.0}
+    assistant = Assistant(fake_settings(tmp_path, corpus, **settings), embedder=FakeEmbedder())
+    assistant.add([corpus])
+    embedded_at_ingest = len(encoders[0].embedded)
+    assert embedded_at_ingest == 2  # one passage per file, embedded while indexing
+    hits = assistant.search("pension pension", top_k=2)
+    assert [h.document.source for h in hits] == ["b.md", "a.md"]
+    assert [h.rank for h in hits] == [1, 2]
+    assert len(encoders[0].embedded) == embedded_at_ingest  # passages came from the cache
