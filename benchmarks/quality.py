@@ -132,6 +132,9 @@ def no_language_gate() -> Iterator[None]:
         HybridSearcher._gate_keyword = original  # type: ignore[method-assign]
 
 
+# Tokenizer variants only matter for ordinary words, so they run with all terms (weight 1.0) and
+# compare with the row "all terms within the question's language, weight 1.0".
+ALL_TERMS: dict[str, Any] = {"keyword_terms": "all", "keyword_weight": 1.0}
 PORTER = "porter " + FTS_TOKENIZER  # English Porter stemming on top of the product's folding
 NO_FOLDING = "unicode61 remove_diacritics 0"
 
@@ -484,11 +487,10 @@ def run_scifact(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any
         assistant.add_documents(documents)
         seconds = time.perf_counter() - started
         rows += product_rows(models, assistant, qtexts, keys, index_seconds=seconds)
-    with keyword_tokenizer(PORTER), product(models) as assistant:
+    with keyword_tokenizer(PORTER), product(models, **ALL_TERMS) as assistant:
         assistant.add_documents(documents)
-        rows += product_rows(
-            models, assistant, qtexts, keys, "product, Porter-stemmed FTS5", False, False, False
-        )
+        name = "product, all terms, weight 1.0, Porter-stemmed FTS5"
+        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
     chars, overlap = SCIFACT_WHOLE
     with product(models, chunk_chars=chars, chunk_overlap=overlap) as assistant:
         started = time.perf_counter()
@@ -665,9 +667,8 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
             assistant.add_documents(merged)
             seconds = time.perf_counter() - started
             name = f"product hybrid, turns merged, {chars}/{overlap}"
-            rows += product_rows(
-                models, assistant, qtexts, keys, name, False, False, False, seconds
-            )
+            full = (chars, overlap) == DEFAULT_CHUNK
+            rows += product_rows(models, assistant, qtexts, keys, name, full, False, False, seconds)
     with product(models, embed_context=False) as assistant:
         started = time.perf_counter()
         assistant.add_documents(documents)
@@ -681,7 +682,7 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
         assistant.add_documents(window_docs)
         seconds = time.perf_counter() - started
         name = f"product hybrid, {WINDOW_WORDS}-word windows (no context line)"
-        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False, seconds)
+        rows += product_rows(models, assistant, qtexts, keys, name, True, False, False, seconds)
     return {
         "description": (
             f"QMSum val: {len(documents)} meetings in one index, {len(queries)} specific queries; "
@@ -771,10 +772,10 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
                     lang: dataclasses.asdict(m) for lang, m in result.by_language.items()
                 }
     for tokenizer, name in (
-        (PORTER, "product, Porter-stemmed FTS5"),
-        (NO_FOLDING, "product, FTS5 without accent folding"),
+        (PORTER, "product, all terms, weight 1.0, Porter-stemmed FTS5"),
+        (NO_FOLDING, "product, all terms, weight 1.0, FTS5 without accent folding"),
     ):
-        with keyword_tokenizer(tokenizer), product(models) as assistant:
+        with keyword_tokenizer(tokenizer), product(models, **ALL_TERMS) as assistant:
             assistant.add([CORPUS])
             rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
     with product(models, embed_context=False) as assistant:
