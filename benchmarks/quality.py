@@ -89,6 +89,8 @@ XQUAD_INDEXES: dict[str, dict[str, Any]] = {
     "no context line (embed_context off)": {"embed_context": False},
     "chunks 1000/200": {"chunk_chars": 1000, "chunk_overlap": 200},
 }
+DEFAULT_NAME = "product hybrid (default)"
+BASELINES = ("BM25", "BM25 + English stemmer", "MiniLM-L6 dense", "e5-small dense", "USE-m3 dense")
 TOP_K = 30  # passages fetched from the product per query
 RERANK_WEIGHTS = (0.5, 1.0)  # weight of the USE-m3 order against the first-stage order
 KEYWORD_WEIGHTS = (0.0, 0.25, 1.0)  # product variants besides the default 0.5
@@ -393,7 +395,7 @@ def product_rows(
     assistant: Assistant,
     queries: Sequence[str],
     keys: Callable[[int, Sequence[Hit]], QueryOutcome],
-    name: str = "product hybrid (default)",
+    name: str = DEFAULT_NAME,
     variants: bool = True,
     gate: bool = False,
     rerank: bool = True,
@@ -407,12 +409,14 @@ def product_rows(
     rows.append(
         row(name, [keys(i, h) for i, h in enumerate(hits)], time.perf_counter() - started, ms, note)
     )
+    # Variants of a non-default configuration carry its name, so rows stay unambiguous.
+    prefix = "product" if name == DEFAULT_NAME else name
     if variants:
         for weight in KEYWORD_WEIGHTS:
             label = (
-                "product, dense only (keyword weight 0)"
+                f"{prefix}, dense only (keyword weight 0)"
                 if weight == 0
-                else (f"product, keyword weight {weight}")
+                else (f"{prefix}, keyword weight {weight}")
             )
             started = time.perf_counter()
             other, ms = search_all(variant(assistant, keyword_weight=weight), queries)
@@ -426,7 +430,7 @@ def product_rows(
             started = time.perf_counter()
             other, ms = search_all(all_terms, queries)
             outcomes = [keys(i, h) for i, h in enumerate(other)]
-            label = f"product, all terms within the question's language, weight {weight}"
+            label = f"{prefix}, all terms within the question's language, weight {weight}"
             rows.append(row(label, outcomes, time.perf_counter() - started, ms))
     if gate:
         all_terms = variant(assistant, keyword_terms="all")
@@ -434,7 +438,7 @@ def product_rows(
         with no_language_gate():
             other, ms = search_all(all_terms, queries)
         outcomes = [keys(i, h) for i, h in enumerate(other)]
-        label = "product, all terms, no language gate"
+        label = f"{prefix}, all terms, no language gate"
         rows.append(row(label, outcomes, time.perf_counter() - started, ms))
     if rerank:
         for weight in RERANK_WEIGHTS:
@@ -443,7 +447,7 @@ def product_rows(
             outcomes = [keys(i, h) for i, h in enumerate(reordered)]
             rows.append(
                 row(
-                    f"product + USE-m3 rescoring (weight {weight}, top {TOP_K})",
+                    f"{prefix} + USE-m3 rescoring (weight {weight}, top {TOP_K})",
                     outcomes,
                     time.perf_counter() - started,
                     note="USE vectors from cache; latency in speed.json",
@@ -836,11 +840,11 @@ def calibrate_abstention(
 
 
 # ----- report -----------------------------------------------------------------------------------
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return f"{value:.{digits}f}"
     return str(value)
 
 
@@ -861,11 +865,58 @@ def rows_table(rows: Sequence[dict[str, Any]]) -> str:
             _fmt(r["ndcg_at_10_x_bm25"]),
             _fmt(r["ndcg_at_10_x_minilm"]),
             _fmt(r["recall_at_5_x_bm25"]),
-            _fmt(r["ms_per_query"]),
+            _fmt(r["ms_per_query"], 1),
             r["note"],
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _find(rows: Sequence[dict[str, Any]], system: str) -> dict[str, Any]:
+    return next(r for r in rows if r["system"] == system)
+
+
+def targets_table(results: dict[str, Any]) -> list[str]:
+    """The issue's targets against the default configuration, from this run's rows."""
+    sets = results["sets"]
+    lines = ["| target | default measures | met |", "|---|---|---|"]
+
+    def add(target: str, value: float, goal: float, detail: str = "") -> None:
+        mark = "yes" if value >= goal else "no"
+        lines.append(f"| {target} | {value:.3f}{detail} | {mark} |")
+
+    if "scifact" in sets:
+        add(
+            "SciFact nDCG@10 ≥ 0.73",
+            _find(sets["scifact"]["rows"], DEFAULT_NAME)["ndcg_at_10"],
+            0.73,
+        )
+    if "xquad" in sets:
+        for pair, goal in (("es→en", 0.985), ("ar→en", 0.93), ("en→en", 0.995)):
+            rows = sets["xquad"]["pairs"][pair]["rows"]
+            add(f"XQuAD {pair} recall@5 ≥ {goal}", _find(rows, DEFAULT_NAME)["recall_at_5"], goal)
+    if "qmsum" in sets:
+        rows = sets["qmsum"]["rows"]
+        best = max(r["ndcg_at_10"] for r in rows if r["system"] in BASELINES)
+        default = _find(rows, "product hybrid, speaker turns, 700/150")["ndcg_at_10"]
+        add("QMSum val nDCG@10 ≥ 1.3 × best baseline", default / best, 1.3, f" × ({best:.3f})")
+    worse = []
+    for name, block in sets.items():
+        groups = block["pairs"].items() if "pairs" in block else [(name, block)]
+        for label, group in groups:
+            rows = group["rows"]
+            default = next(
+                r
+                for r in rows
+                if r["system"] in (DEFAULT_NAME, "product hybrid, speaker turns, 700/150")
+            )
+            if default["ndcg_at_10"] < _find(rows, "BM25")["ndcg_at_10"]:
+                worse.append(label)
+    lines.append(
+        "| default never below BM25 (nDCG@10) | below on: "
+        f"{', '.join(worse) or 'none'} | {'no' if worse else 'yes'} |"
+    )
+    return lines
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -883,10 +934,14 @@ def markdown(results: dict[str, Any]) -> str:
         "(QMSum), or is in the right file at an overlapping page or time (demo). BM25 and "
         "MiniLM index whole documents (QMSum: 200-word windows; demo: product passages); "
         "e5 and USE-m3 dense index the product's passages. ms/query is the product's search "
-        "time with cached query embeddings (model time is in the speed section).",
+        "time with cached query embeddings and memoised language detection (end-to-end "
+        "latency is in the speed section).",
+        "",
+        *targets_table(results),
     ]
+    titles = {"scifact": "SciFact", "xquad": "XQuAD", "qmsum": "QMSum", "demo": "Demo corpus"}
     for name, block in results["sets"].items():
-        parts += ["", f"### {name}", "", block["description"]]
+        parts += ["", f"### {titles.get(name, name)}", "", block["description"]]
         if "pairs" in block:
             for pair, sub in block["pairs"].items():
                 parts += ["", f"#### XQuAD {pair} ({sub['n_queries']} queries)", ""]

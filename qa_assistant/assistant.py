@@ -181,7 +181,7 @@ class Assistant:
                 from qa_assistant.rerank import Reranker, UseEncoder
 
                 self._reranker = Reranker(
-                    UseEncoder(threads=self.settings.threads),
+                    UseEncoder(),
                     self.cache,
                     candidates=self.settings.rerank_candidates,
                     weight=self.settings.rerank_weight,

