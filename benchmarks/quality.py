@@ -51,13 +51,13 @@ from support import (
     embedders,
     machine,
     replace_section,
-    rescore,
     row,
     row_dict,
     rrf,
 )
 
 from qa_assistant import index_store
+from qa_assistant import search as search_module
 from qa_assistant.assistant import Assistant
 from qa_assistant.chunking import embedding_text, split_document
 from qa_assistant.config import Settings
@@ -75,7 +75,7 @@ from qa_assistant.evaluation import (
 )
 from qa_assistant.ingest import read_document
 from qa_assistant.keyword_index import FTS_TOKENIZER
-from qa_assistant.search import HybridSearcher
+from qa_assistant.rerank import Reranker
 from qa_assistant.types import Document, DocumentMeta, Hit, Passage, Segment
 
 logger = logging.getLogger("benchmarks")
@@ -90,10 +90,16 @@ XQUAD_INDEXES: dict[str, dict[str, Any]] = {
     "chunks 1000/200": {"chunk_chars": 1000, "chunk_overlap": 200},
 }
 DEFAULT_NAME = "product hybrid (default)"
+QMSUM_DEFAULT = "product hybrid, transcript passages, 700/150"  # the default on QMSum
+SINGLE_RETRIEVERS = ("BM25", "e5-small dense")
 BASELINES = ("BM25", "BM25 + English stemmer", "MiniLM-L6 dense", "e5-small dense", "USE-m3 dense")
 TOP_K = 30  # passages fetched from the product per query
-RERANK_WEIGHTS = (0.5, 1.0)  # weight of the USE-m3 order against the first-stage order
-KEYWORD_WEIGHTS = (0.0, 0.25, 1.0)  # product variants besides the default 0.5
+# Second stage: (which candidates USE-m3 re-orders, weight of its order against the first stage)
+RERANK_VARIANTS = (("all", 0.5), ("all", 1.0), ("other-languages", 1.0), ("other-languages", 2.0))
+KEYWORD_WEIGHTS = (0.25, 0.5)  # exact-term weight variants (the default is 0)
+# keyword_terms="layered": (weight of exact terms across languages, weight of words in the
+# question's language)
+LAYERED_WEIGHTS = ((0.0, 0.25), (0.0, 1.0), (0.5, 0.5))
 CHUNKS = ((400, 80), (700, 150), (1000, 200))
 WINDOW_WORDS = 200
 DEFAULT_CHUNK = (700, 150)
@@ -115,28 +121,30 @@ def product(models: Models, corpus_dir: Path = CORPUS, **overrides: Any) -> Iter
             highlight_sentences=0,
             **overrides,
         )
-        yield Assistant(settings, embedder=models["e5"])
+        yield Assistant(settings, embedder=models["e5"], second_stage_encoder=models["use"])
 
 
 def variant(assistant: Assistant, **overrides: Any) -> Assistant:
     """Another Assistant on the same index with other search settings."""
-    return Assistant(assistant.settings.model_copy(update=overrides), embedder=assistant.embedder)
+    return Assistant(
+        assistant.settings.model_copy(update=overrides),
+        embedder=assistant.embedder,
+        second_stage_encoder=assistant._second_stage_encoder,
+    )
 
 
 @contextmanager
 def no_language_gate() -> Iterator[None]:
-    """Let keyword hits of any language into the fusion (`keyword_terms="all"` gates them)."""
-    original = HybridSearcher._gate_keyword
-    HybridSearcher._gate_keyword = lambda self, keyword, passages, language: keyword  # type: ignore[method-assign]
+    """Let word search see passages of any language (`keyword_terms="all"` narrows it)."""
+    original = search_module._within
+    search_module._within = lambda filters, language: filters  # type: ignore[assignment]
     try:
         yield
     finally:
-        HybridSearcher._gate_keyword = original  # type: ignore[method-assign]
+        search_module._within = original
 
 
-# Tokenizer variants only matter for ordinary words, so they run with all terms (weight 1.0) and
-# compare with the row "all terms within the question's language, weight 1.0".
-ALL_TERMS: dict[str, Any] = {"keyword_terms": "all", "keyword_weight": 1.0}
+# Tokenizer variants run the default pipeline on an index whose FTS5 table uses them.
 PORTER = "porter " + FTS_TOKENIZER  # English Porter stemming on top of the product's folding
 NO_FOLDING = "unicode61 remove_diacritics 0"
 
@@ -162,20 +170,20 @@ def search_all(
 
 
 def use_rescored(
-    models: Models, hits: Sequence[Sequence[Hit]], texts: Sequence[str], weight: float
+    models: Models,
+    hits: Sequence[Sequence[Hit]],
+    texts: Sequence[str],
+    weight: float,
+    scope: str,
+    languages: tuple[str, ...],
 ) -> list[list[Hit]]:
-    """Reorder each query's hits by fusing their order with the USE-m3 cosine order."""
-    query_vectors = models["use"].embed_queries(list(texts))
+    """Each query's hits re-ordered by the product's second stage (`qa_assistant.rerank`)."""
+    reranker = Reranker(models["use"], None, TOP_K, weight, scope=scope)  # type: ignore[arg-type]
     reordered = []
-    for query_hits, query_vector in zip(hits, query_vectors, strict=True):
-        if not query_hits:
-            reordered.append([])
-            continue
-        ids = [h.passage.passage_id for h in query_hits]
-        vectors = models["use"].embed_passages([h.passage.text for h in query_hits])
-        order = rescore(ids, vectors, query_vector, weight)
-        by_id = {h.passage.passage_id: h for h in query_hits}
-        reordered.append([by_id[i] for i in order])
+    for query_hits, text in zip(hits, texts, strict=True):
+        language = search_module.detect_language(text, "und", languages)
+        order = reranker.order(text, [h.passage for h in query_hits], language)
+        reordered.append([query_hits[i] for i in order])
     return reordered
 
 
@@ -401,7 +409,11 @@ def product_rows(
     rerank: bool = True,
     index_seconds: float = 0.0,
 ) -> list[Row]:
-    """The product and its search-time variants on one index."""
+    """The product and its search-time variants on one index.
+
+    Variants change the first stage only (second stage off), so they compare with the row
+    "…, first stage only"; the USE-m3 rows re-order that row's hits.
+    """
     rows = []
     started = time.perf_counter()
     hits, ms = search_all(assistant, queries)
@@ -411,43 +423,71 @@ def product_rows(
     )
     # Variants of a non-default configuration carry its name, so rows stay unambiguous.
     prefix = "product" if name == DEFAULT_NAME else name
+    if assistant.settings.rerank:
+        assistant = variant(assistant, rerank=False)
+        started = time.perf_counter()
+        hits, ms = search_all(assistant, queries)
+        outcomes = [keys(i, h) for i, h in enumerate(hits)]
+        rows.append(row(f"{prefix}, first stage only", outcomes, time.perf_counter() - started, ms))
     if variants:
         for weight in KEYWORD_WEIGHTS:
-            label = (
-                f"{prefix}, dense only (keyword weight 0)"
-                if weight == 0
-                else (f"{prefix}, keyword weight {weight}")
-            )
+            label = f"{prefix}, first stage, exact-term weight {weight}"
             started = time.perf_counter()
             other, ms = search_all(variant(assistant, keyword_weight=weight), queries)
             outcomes = [keys(i, h) for i, h in enumerate(other)]
             rows.append(row(label, outcomes, time.perf_counter() - started, ms))
+        label = f"{prefix}, dense only (no keyword search, first stage)"
+        started = time.perf_counter()
+        dense_only = variant(assistant, keyword_terms="exact", keyword_weight=0.0)
+        other, ms = search_all(dense_only, queries)
+        outcomes = [keys(i, h) for i, h in enumerate(other)]
+        rows.append(row(label, outcomes, time.perf_counter() - started, ms))
     if variants:
-        # The default searches exact terms in every language (no gate); compare with all content
-        # words, gated to the question's language (the previous default) and ungated.
+        # The previous defaults: exact terms in every language fused by RRF, and all content
+        # words within the question's language fused by plain RRF (over every position).
+        previous = variant(assistant, keyword_terms="exact", keyword_weight=0.5)
+        started = time.perf_counter()
+        other, ms = search_all(previous, queries)
+        outcomes = [keys(i, h) for i, h in enumerate(other)]
+        label = f"{prefix}, first stage, exact terms across languages (RRF 0.5), no word search"
+        rows.append(row(label, outcomes, time.perf_counter() - started, ms))
         for weight in (0.5, 1.0):
             all_terms = variant(assistant, keyword_terms="all", keyword_weight=weight)
             started = time.perf_counter()
             other, ms = search_all(all_terms, queries)
             outcomes = [keys(i, h) for i, h in enumerate(other)]
-            label = f"{prefix}, all terms within the question's language, weight {weight}"
+            label = f"{prefix}, first stage, words in the question's language by plain RRF {weight}"
+            rows.append(row(label, outcomes, time.perf_counter() - started, ms))
+        for exact_weight, word_weight in LAYERED_WEIGHTS:
+            layered = variant(
+                assistant,
+                keyword_terms="layered",
+                keyword_weight=exact_weight,
+                word_weight=word_weight,
+            )
+            started = time.perf_counter()
+            other, ms = search_all(layered, queries)
+            outcomes = [keys(i, h) for i, h in enumerate(other)]
+            label = f"{prefix}, first stage, exact {exact_weight}, words in place {word_weight}"
             rows.append(row(label, outcomes, time.perf_counter() - started, ms))
     if gate:
-        all_terms = variant(assistant, keyword_terms="all")
+        all_terms = variant(assistant, keyword_terms="all", keyword_weight=1.0)
         started = time.perf_counter()
         with no_language_gate():
             other, ms = search_all(all_terms, queries)
         outcomes = [keys(i, h) for i, h in enumerate(other)]
-        label = f"{prefix}, all terms, no language gate"
+        label = f"{prefix}, first stage, words in any language by plain RRF 1.0"
         rows.append(row(label, outcomes, time.perf_counter() - started, ms))
     if rerank:
-        for weight in RERANK_WEIGHTS:
+        languages = assistant.facets().languages
+        for scope, weight in RERANK_VARIANTS:
             started = time.perf_counter()
-            reordered = use_rescored(models, hits, queries, weight)
+            reordered = use_rescored(models, hits, queries, weight, scope, languages)
             outcomes = [keys(i, h) for i, h in enumerate(reordered)]
+            where = "all candidates" if scope == "all" else "candidates in other languages"
             rows.append(
                 row(
-                    f"{prefix} + USE-m3 rescoring (weight {weight}, top {TOP_K})",
+                    f"{prefix} + USE-m3 second stage ({where}, weight {weight}, top {TOP_K})",
                     outcomes,
                     time.perf_counter() - started,
                     note="USE vectors from cache; latency in speed.json",
@@ -491,9 +531,9 @@ def run_scifact(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any
         assistant.add_documents(documents)
         seconds = time.perf_counter() - started
         rows += product_rows(models, assistant, qtexts, keys, index_seconds=seconds)
-    with keyword_tokenizer(PORTER), product(models, **ALL_TERMS) as assistant:
+    with keyword_tokenizer(PORTER), product(models) as assistant:
         assistant.add_documents(documents)
-        name = "product, all terms, weight 1.0, Porter-stemmed FTS5"
+        name = "product, Porter-stemmed FTS5"
         rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
     chars, overlap = SCIFACT_WHOLE
     with product(models, chunk_chars=chars, chunk_overlap=overlap) as assistant:
@@ -661,7 +701,7 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
             assistant.add_documents(documents)
             seconds = time.perf_counter() - started
             default = chunk == DEFAULT_CHUNK
-            name = f"product hybrid, speaker turns, {chars}/{overlap}"
+            name = f"product hybrid, transcript passages, {chars}/{overlap}"
             rows += product_rows(
                 models, assistant, qtexts, keys, name, default, False, default, seconds
             )
@@ -677,7 +717,7 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
         started = time.perf_counter()
         assistant.add_documents(documents)
         seconds = time.perf_counter() - started
-        name = "product hybrid, speaker turns, 700/150, no context line"
+        name = "product hybrid, transcript passages, 700/150, no context line"
         rows += product_rows(models, assistant, qtexts, keys, name, False, False, False, seconds)
     # Window documents carry one section per window only to fix the passage boundaries; the
     # context line would show those section names, so it is off here.
@@ -776,10 +816,10 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
                     lang: dataclasses.asdict(m) for lang, m in result.by_language.items()
                 }
     for tokenizer, name in (
-        (PORTER, "product, all terms, weight 1.0, Porter-stemmed FTS5"),
-        (NO_FOLDING, "product, all terms, weight 1.0, FTS5 without accent folding"),
+        (PORTER, "product, Porter-stemmed FTS5"),
+        (NO_FOLDING, "product, FTS5 without accent folding"),
     ):
-        with keyword_tokenizer(tokenizer), product(models, **ALL_TERMS) as assistant:
+        with keyword_tokenizer(tokenizer), product(models) as assistant:
             assistant.add([CORPUS])
             rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
     with product(models, embed_context=False) as assistant:
@@ -898,23 +938,26 @@ def targets_table(results: dict[str, Any]) -> list[str]:
     if "qmsum" in sets:
         rows = sets["qmsum"]["rows"]
         best = max(r["ndcg_at_10"] for r in rows if r["system"] in BASELINES)
-        default = _find(rows, "product hybrid, speaker turns, 700/150")["ndcg_at_10"]
+        default = _find(rows, QMSUM_DEFAULT)["ndcg_at_10"]
         add("QMSum val nDCG@10 ≥ 1.3 × best baseline", default / best, 1.3, f" × ({best:.3f})")
-    worse = []
+    worse, below_single = [], []
     for name, block in sets.items():
         groups = block["pairs"].items() if "pairs" in block else [(name, block)]
         for label, group in groups:
             rows = group["rows"]
-            default = next(
-                r
-                for r in rows
-                if r["system"] in (DEFAULT_NAME, "product hybrid, speaker turns, 700/150")
-            )
+            default = next(r for r in rows if r["system"] in (DEFAULT_NAME, QMSUM_DEFAULT))
             if default["ndcg_at_10"] < _find(rows, "BM25")["ndcg_at_10"]:
                 worse.append(label)
+            singles = [r for r in rows if r["system"] in SINGLE_RETRIEVERS]
+            if any(default["ndcg_at_10"] < r["ndcg_at_10"] for r in singles):
+                below_single.append(label)
     lines.append(
         "| default never below BM25 (nDCG@10) | below on: "
         f"{', '.join(worse) or 'none'} | {'no' if worse else 'yes'} |"
+    )
+    lines.append(
+        "| default never below its single retrievers (BM25, e5 dense; nDCG@10) | below on: "
+        f"{', '.join(below_single) or 'none'} | {'no' if below_single else 'yes'} |"
     )
     return lines
 

@@ -234,20 +234,6 @@ def collapse(keys: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def rescore(
-    candidates: Sequence[str],
-    candidate_vectors: np.ndarray,
-    query_vector: np.ndarray,
-    weight: float,
-) -> list[str]:
-    """Second stage, exactly as `qa_assistant.rerank`: fuse the first-stage order with the order
-    of a second model's cosines."""
-    from qa_assistant.rerank import fused_order
-
-    order = fused_order((candidate_vectors @ query_vector).tolist(), weight)
-    return [candidates[i] for i in order]
-
-
 # ----- results ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Row:
@@ -358,11 +344,12 @@ class LanguageMemo:
         import qa_assistant.search
         from qa_assistant.language import detect_language
 
-        def memoised(text: str, default: str = "und") -> str:
-            key = f"{default}:{sha(text[:3000])}"
+        def memoised(text: str, default: str = "und", among: tuple[str, ...] | None = None) -> str:
+            scope = "" if among is None else "|" + ",".join(among)
+            key = f"{default}{scope}:{sha(text[:3000])}"
             found = self._memo.get(key)
             if found is None:
-                found = self._memo[key] = detect_language(text, default)
+                found = self._memo[key] = detect_language(text, default, among)
                 self._fresh += 1
                 if self._fresh % 2000 == 0:
                     self.save()

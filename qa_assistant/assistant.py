@@ -67,10 +67,12 @@ class Assistant:
         settings: Settings,
         embedder: Embedder | None = None,
         link_base_url: str | None = None,
+        second_stage_encoder: Embedder | None = None,
     ):
         """Args:
         embedder: use this instead of loading `settings.model` (tests pass a fake one).
         link_base_url: URL prefix under which a UI serves the corpus folder.
+        second_stage_encoder: use this instead of loading USE-m3 when `settings.rerank`.
         """
         self.settings = settings
         self._embedder = embedder
@@ -79,6 +81,7 @@ class Assistant:
         self._cache: EmbeddingCache | None = None
         self._embedder_lock = threading.Lock()
         self._reranker: Reranker | None = None
+        self._second_stage_encoder = second_stage_encoder
         self._write_lock = threading.Lock()  # one add/remove/rebuild at a time per process
 
     # ----- wiring ---------------------------------------------------------------------------
@@ -165,6 +168,7 @@ class Assistant:
             rrf_k=settings.rrf_k,
             keyword_weight=settings.keyword_weight,
             keyword_terms=settings.keyword_terms,
+            word_weight=settings.word_weight,
             highlight_sentences=settings.highlight_sentences,
             link_base_url=self._link_base_url,
             corpus_dir=str(settings.corpus_dir.resolve()),
@@ -181,11 +185,12 @@ class Assistant:
                 from qa_assistant.rerank import Reranker, UseEncoder
 
                 self._reranker = Reranker(
-                    UseEncoder(),
+                    self._second_stage_encoder or UseEncoder(),
                     self.cache,
                     candidates=self.settings.rerank_candidates,
                     weight=self.settings.rerank_weight,
                     rrf_k=self.settings.rrf_k,
+                    scope=self.settings.rerank_scope,
                 )
             return self._reranker
 

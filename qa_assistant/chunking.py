@@ -10,6 +10,7 @@ from qa_assistant.language import detect_language
 from qa_assistant.types import Document, Passage, Segment
 
 PASSAGE_ID_CHARS = 16
+MIN_TURN_CHARS = 100  # shorter transcript turns take the language of the turns before them
 # A sentence ends at . ! ? (Latin), ؟ (Arabic) or … followed by optional closing marks and
 # whitespace, or at a blank line. Single newlines are line wraps in PDFs, not boundaries.
 _SENTENCE_END = re.compile(r"(?:[.!?؟…]+[\"'”’»)\]]*)(?=\s)|\n\s*\n")
@@ -74,17 +75,32 @@ def blocks(doc: Document) -> list[tuple[Segment, ...]]:
 
 
 def windows(
-    spans: list[tuple[int, int]], max_chars: int, overlap: int
+    spans: list[tuple[int, int]],
+    max_chars: int,
+    overlap: int,
+    breaks: frozenset[int] = frozenset(),
 ) -> Iterator[tuple[int, int]]:
-    """Greedy windows of whole sentences up to max_chars, repeating up to `overlap` chars."""
+    """Greedy windows of whole sentences up to max_chars, repeating up to `overlap` chars.
+
+    `breaks` are indices of spans that start a new speaker turn: a window ends before one once
+    it holds half of max_chars, and the next window starts at the turn without overlap. Short
+    turns ("Yes.", "Thank you") are thus read with their neighbours, long ones stand alone.
+    """
     index = 0
     while index < len(spans):
         stop = index + 1
+        at_turn = False
         while stop < len(spans) and spans[stop][1] - spans[index][0] <= max_chars:
+            if stop in breaks and spans[stop - 1][1] - spans[index][0] >= max_chars // 2:
+                at_turn = True
+                break
             stop += 1
         yield spans[index][0], spans[stop - 1][1]
         if stop >= len(spans):
             return
+        if at_turn:
+            index = stop
+            continue
         window_end = spans[stop - 1][1]
         next_index = stop
         while next_index - 1 > index and window_end - spans[next_index - 1][0] <= overlap:
@@ -98,22 +114,68 @@ def passage_id(doc_id: str, start: int, end: int) -> str:
 
 
 def split_document(doc: Document, max_chars: int, overlap: int) -> list[Passage]:
-    """Cut `doc` into passages of about `max_chars`, never across a speaker turn or section."""
+    """Cut `doc` into passages of about `max_chars`, never across a section.
+
+    Reports and slides also break at every speaker change. Transcripts keep a long turn to
+    itself but read short turns together (see `windows`), and never mix languages: Q&A in a
+    transcript switches language between turns, so each turn's language is detected.
+    """
+    if doc.kind == "transcript":
+        return _split_transcript(doc, max_chars, overlap)
     passages: list[Passage] = []
     for run in blocks(doc):
-        block_start, block_end = run[0].char_start, run[-1].char_end
-        language = doc.language
-        if doc.kind == "transcript":
-            # Q&A in transcripts switches language between turns; detect per turn.
-            language = detect_language(doc.text[block_start:block_end], default=doc.language)
-        spans = [
-            piece
-            for start, end in sentence_spans(doc.text, block_start, block_end)
-            for piece in _split_long(doc.text, start, end, max_chars)
-        ]
+        spans = _spans(doc, run[0].char_start, run[-1].char_end, max_chars)
         for start, end in windows(spans, max_chars, overlap):
-            passages.append(_make_passage(doc, run, start, end, language))
+            passages.append(_make_passage(doc, run, start, end, doc.language))
     return passages
+
+
+def _spans(doc: Document, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
+    return [
+        piece
+        for s, e in sentence_spans(doc.text, start, end)
+        for piece in _split_long(doc.text, s, e, max_chars)
+    ]
+
+
+def _split_transcript(doc: Document, max_chars: int, overlap: int) -> list[Passage]:
+    stretches: list[tuple[str, list[tuple[Segment, ...]]]] = []
+    for turn in blocks(doc):
+        text = doc.text[turn[0].char_start : turn[-1].char_end]
+        current = stretches[-1][0] if stretches else doc.language
+        # "Yeah." or "Merci." says little about a language: short turns join the current one.
+        language = (
+            detect_language(text, default=current) if len(text) >= MIN_TURN_CHARS else current
+        )
+        if (
+            stretches
+            and stretches[-1][0] == language
+            and (stretches[-1][1][-1][-1].section == turn[0].section)
+        ):
+            stretches[-1][1].append(turn)
+        else:
+            stretches.append((language, [turn]))
+    passages: list[Passage] = []
+    for language, turns in stretches:
+        spans: list[tuple[int, int]] = []
+        breaks: set[int] = set()
+        for turn in turns:
+            if spans:
+                breaks.add(len(spans))
+            spans += _spans(doc, turn[0].char_start, turn[-1].char_end, max_chars)
+        segments = tuple(s for turn in turns for s in turn)
+        for start, end in windows(spans, max_chars, overlap, frozenset(breaks)):
+            passages.append(_make_passage(doc, segments, start, end, language))
+    return passages
+
+
+def _main_speaker(segments: list[Segment], start: int, end: int) -> str | None:
+    """The speaker with most characters in [start, end) (the first one on a tie)."""
+    chars: dict[str | None, int] = {}
+    for s in segments:
+        chars[s.speaker] = chars.get(s.speaker, 0) + min(end, s.char_end) - max(start, s.char_start)
+    named = {k: v for k, v in chars.items() if k is not None}
+    return max(named, key=lambda k: named[k]) if named else None
 
 
 def _make_passage(
@@ -134,8 +196,8 @@ def _make_passage(
         page_labels=(labels[0], labels[-1]) if labels else None,
         start_seconds=min(starts) if starts else None,
         end_seconds=max(ends) if ends else None,
-        speaker=run[0].speaker,
-        section=run[0].section,
+        speaker=_main_speaker(covered, start, end) if covered else run[0].speaker,
+        section=(covered or list(run))[0].section,
         language=language,
     )
 

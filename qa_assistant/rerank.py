@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa_assistant.errors import ModelError
-from qa_assistant.fusion import RRF_K, reciprocal_rank_fusion
+from qa_assistant.fusion import RRF_K, fuse_within_group, reciprocal_rank_fusion
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from qa_assistant.embedding import Embedder
     from qa_assistant.index_store import EmbeddingCache
     from qa_assistant.types import Passage
 
@@ -86,17 +87,19 @@ class Reranker:
 
     def __init__(
         self,
-        encoder: UseEncoder,
+        encoder: Embedder,
         cache: EmbeddingCache | None,
         candidates: int,
         weight: float,
         rrf_k: int = RRF_K,
+        scope: str = "other-languages",
     ):
         self.encoder = encoder
         self.cache = cache
         self.candidates = candidates
         self.weight = weight
         self.rrf_k = rrf_k
+        self.scope = scope
 
     def prepare(self, texts: list[str]) -> None:
         """Embed passage texts ahead of questions (called at ingest)."""
@@ -104,12 +107,22 @@ class Reranker:
 
         embed_with_cache(self.encoder, self.cache, texts)
 
-    def order(self, question: str, passages: Sequence[Passage]) -> list[int]:
-        """Positions of `passages` (given best first) in their re-scored order."""
+    def order(self, question: str, passages: Sequence[Passage], language: str = "und") -> list[int]:
+        """Positions of `passages` (given best first) in their re-scored order.
+
+        With scope "other-languages" and a known question `language`, only the passages in
+        other languages are re-ordered, among the positions they hold: e5 ranks same-language
+        passages well, and USE-m3's gain is across languages (docs/benchmarks.md).
+        """
         if len(passages) < 2:
             return list(range(len(passages)))
         from qa_assistant.search import embed_with_cache
 
         query = self.encoder.embed_queries([question])[0]
         vectors = embed_with_cache(self.encoder, self.cache, [p.text for p in passages])
-        return fused_order((vectors @ query).tolist(), self.weight, self.rrf_k)
+        scores = (vectors @ query).tolist()
+        if self.scope == "all" or language == "und":
+            return fused_order(scores, self.weight, self.rrf_k)
+        group = {i for i, p in enumerate(passages) if p.language not in (language, None, "und")}
+        second = sorted(group, key=lambda i: (-scores[i], i))
+        return fuse_within_group(list(range(len(passages))), group, second, self.weight, self.rrf_k)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa_assistant.answering import choose_highlights, make_citation, passage_sentences
-from qa_assistant.fusion import reciprocal_rank_fusion
+from qa_assistant.fusion import fuse_within_group, reciprocal_rank_fusion
 from qa_assistant.keyword_index import exact_terms, fts_query, keyword_terms
 from qa_assistant.language import detect_language
 from qa_assistant.types import Hit, Passage, Retriever, SearchFilters
@@ -28,8 +29,9 @@ class SearchOptions:
 
     candidates: int = 50
     rrf_k: int = 60
-    keyword_weight: float = 0.5
-    keyword_terms: str = "exact"
+    keyword_weight: float = 0.0
+    keyword_terms: str = "layered"
+    word_weight: float = 0.5
     highlight_sentences: int = 2
     link_base_url: str | None = None
     corpus_dir: str = "corpus"
@@ -92,31 +94,27 @@ class HybridSearcher:
         query_vector = self.embedder.embed_queries([question])[0]
         dense = self.store.vector_search(query_vector, options.candidates, filters)
         query_language = detect_language(question, default="und")
-        keyword: list[tuple[int, float]] = []
-        terms = (
-            exact_terms(question) if options.keyword_terms == "exact" else keyword_terms(question)
-        )
-        match = fts_query(terms)
-        if match and options.keyword_weight > 0:
-            keyword = self.store.keyword_search(match, options.candidates, filters)
+        # The question's language among those of the materials: which passages word search sees.
+        word_language = detect_language(question, default="und", among=self.store.languages())
+        exact: list[tuple[int, float]] = []
+        words: list[tuple[int, float]] = []
+        if options.keyword_terms in ("exact", "layered") and options.keyword_weight > 0:
+            exact = self._keyword(exact_terms(question), filters)
+        if options.keyword_terms in ("all", "layered"):
+            words = self._keyword(keyword_terms(question), _within(filters, word_language))
+        keyword = exact + words
         passages = self.store.passages(sorted({i for i, _ in dense} | {i for i, _ in keyword}))
-        if options.keyword_terms != "exact":
-            keyword = self._gate_keyword(keyword, passages, query_language)
-        fused = reciprocal_rank_fusion(
-            [[i for i, _ in dense], [i for i, _ in keyword]],
-            [1.0, options.keyword_weight],
-            k=options.rrf_k,
-        )
         cosine = dict(dense)
-        missing = [i for i, _ in fused if i not in cosine]
+        missing = [i for i in passages if i not in cosine]
         if missing:
             vectors = self.store.stored_vectors(missing)
             cosine.update(zip(missing, (vectors @ query_vector).tolist(), strict=True))
+        ranked = self._rank(dense, exact, words, passages, cosine, word_language)
         dense_ids = {i for i, _ in dense}
         keyword_ids = {i for i, _ in keyword}
         chosen: list[tuple[int, Passage]] = []
         limit = max(top_k, self.reranker.candidates) if self.reranker else top_k
-        for row_id, _ in fused:
+        for row_id in ranked:
             passage = passages[row_id]
             if any(_overlaps(passage, other) for _, other in chosen):
                 continue  # neighbouring windows of one document repeat each other
@@ -124,7 +122,7 @@ class HybridSearcher:
             if len(chosen) == limit:
                 break
         if self.reranker:
-            order = self.reranker.order(question, [p for _, p in chosen])
+            order = self.reranker.order(question, [p for _, p in chosen], word_language)
             chosen = [chosen[i] for i in order][:top_k]
         documents = self.store.documents_by_id({p.doc_id for _, p in chosen})
         highlights = self._highlights(query_vector, [p for _, p in chosen])
@@ -156,21 +154,55 @@ class HybridSearcher:
         best = max((float(s) for _, s in dense), default=0.0)
         return SearchResult(hits=tuple(hits), best_score=best, query_language=query_language)
 
-    def _gate_keyword(
-        self,
-        keyword: list[tuple[int, float]],
-        passages: dict[int, Passage],
-        query_language: str,
-    ) -> list[tuple[int, float]]:
-        """Keep keyword hits in the question's language (or any, when it is unclear).
+    def _keyword(self, terms: list[str], filters: SearchFilters | None) -> list[tuple[int, float]]:
+        match = fts_query(terms)
+        if match is None or filters is None:
+            return []
+        return self.store.keyword_search(match, self.options.candidates, filters)
 
-        Across languages BM25 matches only names and cognates, and ranks noise first; letting
-        those ranks into the fusion drags down the dense ranking, which handles
-        cross-lingual questions well.
+    def _rank(
+        self,
+        dense: list[tuple[int, float]],
+        exact: list[tuple[int, float]],
+        words: list[tuple[int, float]],
+        passages: dict[int, Passage],
+        cosine: dict[int, float],
+        word_language: str,
+    ) -> list[int]:
+        """The fused order of the candidates.
+
+        "exact": RRF of the dense ranking and the exact-term ranking (all languages).
+        "all": RRF of the dense ranking and word search within the question's language.
+        "layered": the "exact" order first; then the passages in the question's language are
+        re-ordered, among the positions they hold, by RRF with word search. Word search only
+        sees passages in the question's language, so it may re-order those among themselves
+        but never lift them over a passage in another language that the dense model ranked
+        higher, the cross-lingual answer a French question about a Spanish talk needs.
         """
-        if query_language == "und":
-            return keyword
-        return [(i, s) for i, s in keyword if passages[i].language in (query_language, None, "und")]
+        options = self.options
+        if options.keyword_terms == "all":
+            fused = reciprocal_rank_fusion(
+                [[i for i, _ in dense], [i for i, _ in words]],
+                [1.0, options.keyword_weight],
+                k=options.rrf_k,
+            )
+            return [i for i, _ in fused]
+        base = [
+            i
+            for i, _ in reciprocal_rank_fusion(
+                [[i for i, _ in dense], [i for i, _ in exact]],
+                [1.0, options.keyword_weight],
+                k=options.rrf_k,
+            )
+        ]
+        if not words or options.word_weight <= 0:
+            return base
+        seen = set(base)
+        base += sorted({i for i, _ in words if i not in seen}, key=lambda i: -cosine[i])
+        group = {i for i in base if _readable_in(passages[i], word_language)}
+        return fuse_within_group(
+            base, group, [i for i, _ in words], options.word_weight, k=options.rrf_k
+        )
 
     def _highlights(
         self, query_vector: NDArray[np.float32], passages: list[Passage]
@@ -198,6 +230,23 @@ def sentence_texts(
     if spans is None:
         spans = [passage_sentences(p.text) for p in passages]
     return [p.text[s:e] for p, ss in zip(passages, spans, strict=True) for s, e in ss]
+
+
+def _readable_in(passage: Passage, language: str) -> bool:
+    """Whether word search in `language` sees the passage ("und": every passage)."""
+    return language == "und" or passage.language in (language, None, "und")
+
+
+def _within(filters: SearchFilters, language: str) -> SearchFilters | None:
+    """`filters` narrowed to passages in `language` (None when that leaves nothing)."""
+    if language == "und":
+        return filters
+    allowed: tuple[str, ...] = (language, "und")
+    if filters.languages:
+        allowed = tuple(x for x in filters.languages if x in allowed)
+        if not allowed:
+            return None
+    return dataclasses.replace(filters, languages=allowed)
 
 
 def _overlaps(a: Passage, b: Passage) -> bool:

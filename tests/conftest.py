@@ -63,14 +63,15 @@ def _no_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 def fake_settings(tmp: Path, corpus: Path = CORPUS, **extra: object) -> Settings:
     """Settings for a fake-embedder index in `tmp`."""
-    return Settings(
-        index_dir=tmp / "index",
-        corpus_dir=corpus,
-        cache_dir=tmp / "cache",
-        model="fake-bow",
-        min_score=0.0,
-        **extra,  # type: ignore[arg-type]
-    )
+    values: dict[str, object] = {
+        "index_dir": tmp / "index",
+        "corpus_dir": corpus,
+        "cache_dir": tmp / "cache",
+        "model": "fake-bow",
+        "min_score": 0.0,
+        "rerank": False,  # logic tests; the real-model tests run the USE-m3 second stage
+    }
+    return Settings(**{**values, **extra})  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -99,8 +99,13 @@ def test_passages_keep_offsets_pages_and_times(
             if s.char_start < passage.char_end and passage.char_start < s.char_end
         ]
         assert inside
-        # A passage never mixes speakers.
-        assert {s.speaker for s in inside} == {passage.speaker}
+        speakers = {s.speaker for s in inside}
+        if kind == "report":
+            # A report passage never mixes speakers.
+            assert speakers == {passage.speaker}
+        else:
+            # A transcript passage may read short turns together; it names its main speaker.
+            assert passage.speaker in speakers or (passage.speaker is None and speakers == {None})
         if kind == "report":
             assert passage.pages == (min(s.page for s in inside), max(s.page for s in inside))
         else:
@@ -117,16 +122,40 @@ def test_passage_spanning_two_pages_says_so() -> None:
     assert passage.pages == (1, 2)
 
 
-def test_speaker_turns_are_never_merged() -> None:
-    doc = _document(["Hello all.", "Thank you."], "transcript", ["A", "B"])
-    passages = split_document(doc, 500, 0)
+def test_short_turns_are_read_together_under_the_main_speaker() -> None:
+    doc = _document(
+        ["Does ANSES pay the allowance every month?", "Yes.", "It pays it on the tenth."],
+        "transcript",
+        ["A", "B", "A"],
+    )
+    (passage,) = split_document(doc, 500, 0)
+    assert passage.text == doc.text.strip()
+    assert passage.speaker == "A"
+
+
+def test_a_long_turn_ends_its_passage_at_the_next_turn() -> None:
+    long_turn = " ".join(["The allowance reaches every child in the programme."] * 6)
+    doc = _document([long_turn, "Thank you, that is clear."], "transcript", ["A", "B"])
+    passages = split_document(doc, 500, 100)
     assert [p.speaker for p in passages] == ["A", "B"]
+    assert passages[-1].text == "Thank you, that is clear."
+
+
+def test_report_passages_break_at_speaker_changes() -> None:
+    doc = _document(["Hello all.", "Thank you."], "report", ["A", "B"])
+    assert [p.speaker for p in split_document(doc, 500, 0)] == ["A", "B"]
 
 
 def test_sentence_spans_respect_abbreviations_and_arabic_question_mark() -> None:
     text = "Mr. Brau spoke. Was it clear? نعم؟ Yes!"
     spans = [text[s:e] for s, e in sentence_spans(text)]
     assert spans == ["Mr. Brau spoke.", "Was it clear?", "نعم؟", "Yes!"]
+
+
+def test_windows_stop_at_a_turn_once_half_full() -> None:
+    spans = [(0, 10), (11, 20), (21, 30), (31, 40)]
+    # A turn starts at span 1 (window only 10 chars: keep going) and at span 3 (30 chars: stop).
+    assert list(windows(spans, 40, 10, frozenset({1, 3}))) == [(0, 30), (31, 40)]
 
 
 def test_windows_overlap_by_whole_sentences() -> None:

@@ -44,10 +44,10 @@ def test_voice_tags_give_speakers_turns_and_times() -> None:
     ]
     assert result.segments[0].start_seconds == 5.0
     assert result.segments[2].end_seconds == 15.25
-    # One speaker's cues are joined into a turn; turns are separated by a newline.
+    # One speaker's cues are joined into a turn; a turn starts on a new line with its speaker.
     assert result.text.split("\n") == [
-        "ANSES pays benefits across the life cycle. Not only to formal workers.",
-        "Thank you, Florencia.",
+        "Florencia Hiquis: ANSES pays benefits across the life cycle. Not only to formal workers.",
+        "Camila Duarte: Thank you, Florencia.",
     ]
     for segment in result.segments:
         assert "<" not in result.text[segment.char_start : segment.char_end]
@@ -61,7 +61,7 @@ def test_zoom_name_prefix_starts_a_turn_that_later_cues_continue() -> None:
     )
     result = read_transcript(srt, "x.srt", "srt")
     assert [s.speaker for s in result.segments] == ["Eduardo Brau", "Eduardo Brau", "Nadia Mejri"]
-    assert result.text.startswith("SINTyS cruza datos. Con acuerdos")
+    assert result.text.startswith("Eduardo Brau: SINTyS cruza datos. Con acuerdos")
 
 
 def test_rolling_captions_are_merged() -> None:

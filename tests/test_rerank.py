@@ -1,4 +1,4 @@
-"""The optional USE-m3 second stage: its fusion order (hand-worked) and its hook in search."""
+"""The USE-m3 second stage: its fusion order (hand-worked), its scope and its hook in search."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 
 from qa_assistant import rerank
 from qa_assistant.assistant import Assistant
+from qa_assistant.config import Settings
 from qa_assistant.rerank import fused_order
+from qa_assistant.types import Passage
 
 from .conftest import FakeEmbedder, fake_settings
 
@@ -59,8 +61,39 @@ def _first_source(tmp_path: Path, corpus: Path, **settings: object) -> str:
     return assistant.search("pension pension", top_k=2)[0].document.source
 
 
-def test_rerank_is_off_by_default(tmp_path: Path, corpus: Path) -> None:
-    assert _first_source(tmp_path / "off", corpus) == "a.md"
+def test_without_the_second_stage_the_first_stage_order_stands(
+    tmp_path: Path, corpus: Path
+) -> None:
+    assert Settings().rerank is True  # on by default, scoped to other languages
+    assert _first_source(tmp_path / "off", corpus, rerank=False) == "a.md"
+
+
+def _passage(row: int, language: str, text: str) -> Passage:
+    return Passage(
+        passage_id=str(row),
+        doc_id="d",
+        text=text,
+        char_start=row,
+        char_end=row + 1,
+        language=language,
+    )
+
+
+def test_other_languages_scope_reorders_only_passages_in_other_languages() -> None:
+    # First stage: en, es, en, es. The zebra model prefers the later passage of each language.
+    passages = [
+        _passage(0, "en", "pension"),
+        _passage(1, "es", "pensión"),
+        _passage(2, "en", "zebra"),
+        _passage(3, "es", "cebra zebra"),
+    ]
+    scoped = rerank.Reranker(ZebraEncoder(), None, 30, weight=10.0, scope="other-languages")
+    # English question: the Spanish passages swap within their positions 1 and 3.
+    assert scoped.order("zebra?", passages, "en") == [0, 3, 2, 1]
+    # Unknown question language: every candidate is re-scored.
+    everything = rerank.Reranker(ZebraEncoder(), None, 30, weight=10.0, scope="all")
+    assert everything.order("zebra?", passages, "en")[:2] == [2, 3]
+    assert scoped.order("zebra?", passages, "und")[:2] == [2, 3]
 
 
 def test_rerank_reorders_candidates_and_embeds_passages_at_ingest(
@@ -73,7 +106,7 @@ def test_rerank_reorders_candidates_and_embeds_passages_at_ingest(
         return encoders[-1]
 
     monkeypatch.setattr(rerank, "UseEncoder", make)
-    settings = {"rerank": True, "rerank_weight": 10.0}
+    settings = {"rerank": True, "rerank_weight": 10.0, "rerank_scope": "all"}
     assistant = Assistant(fake_settings(tmp_path, corpus, **settings), embedder=FakeEmbedder())
     assistant.add([corpus])
     embedded_at_ingest = len(encoders[0].embedded)

@@ -176,7 +176,8 @@ def merge_rolling_captions(cues: list[Cue]) -> list[Cue]:
 
 
 def read_transcript(text: str, name: str, doc_format: str) -> ReadResult:
-    """Read decoded WebVTT/SRT text: one segment per cue, turns separated by a newline."""
+    """Read decoded WebVTT/SRT text: one segment per cue; a turn starts on a new line with
+    `Name: ` when the speaker is known."""
     cues, warnings = parse_cues(text, name)
     cues = merge_rolling_captions(assign_speakers(cues))
     if not cues:
@@ -187,21 +188,25 @@ def read_transcript(text: str, name: str, doc_format: str) -> ReadResult:
     offset = 0
     previous: Cue | None = None
     for cue in cues:
+        new_turn = previous is None or cue.speaker != previous.speaker
         if previous is not None:
-            separator = CUE_SEPARATOR if cue.speaker == previous.speaker else TURN_SEPARATOR
+            separator = TURN_SEPARATOR if new_turn else CUE_SEPARATOR
             parts.append(separator)
             offset += len(separator)
-        parts.append(cue.text)
+        # A turn opens with its speaker's name, as in a printed transcript, so that a passage
+        # reading several short turns together shows who said what.
+        cue_text = f"{cue.speaker}: {cue.text}" if new_turn and cue.speaker else cue.text
+        parts.append(cue_text)
         segments.append(
             Segment(
                 char_start=offset,
-                char_end=offset + len(cue.text),
+                char_end=offset + len(cue_text),
                 start_seconds=cue.start,
                 end_seconds=cue.end,
                 speaker=cue.speaker,
             )
         )
-        offset += len(cue.text)
+        offset += len(cue_text)
         previous = cue
     if len(warnings) > 5:
         warnings = [*warnings[:5], f"… and {len(warnings) - 5} more malformed cues skipped"]

@@ -1,0 +1,103 @@
+"""Fusion, keyword terms and question language: the pure pieces of ranking."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_assistant.fusion import fuse_within_group, reciprocal_rank_fusion
+from qa_assistant.keyword_index import exact_terms, keyword_terms
+from qa_assistant.language import detect_language
+from qa_assistant.search import HybridSearcher, SearchOptions
+from qa_assistant.types import Passage
+from tests.conftest import FakeEmbedder
+
+
+def test_rrf_scores_match_hand_computation() -> None:
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "a"]], [1.0, 0.5], k=1)
+    # a: 1/2 + 0.5/3, b: 1/3, c: 1/4 + 0.5/2
+    assert [key for key, _ in fused] == ["a", "c", "b"]
+    assert fused[0][1] == pytest.approx(1 / 2 + 0.5 / 3)
+    assert fused[1][1] == pytest.approx(1 / 4 + 0.5 / 2)
+
+
+def test_fusion_within_a_group_keeps_other_keys_in_place() -> None:
+    # x and y are in another language: word search cannot see them, so they keep slots 1 and 3.
+    base = ["x", "a", "y", "b", "c"]
+    result = fuse_within_group(base, {"a", "b", "c"}, ["c", "b"], weight=1.0, k=1)
+    assert result[0] == "x" and result[2] == "y"
+    # Inside the group: c (ranks 3 and 1) beats a (rank 1 only) and b (ranks 2 and 2).
+    assert [result[1], result[3], result[4]] == ["c", "b", "a"]
+
+
+def test_fusion_within_a_group_is_plain_rrf_when_everything_is_in_it() -> None:
+    base = ["a", "b", "c"]
+    words = ["c", "b"]
+    expected = [k for k, _ in reciprocal_rank_fusion([base, words], [1.0, 0.5], k=60)]
+    assert fuse_within_group(base, set(base), words, weight=0.5, k=60) == expected
+
+
+def test_keyword_terms_drop_function_words_in_four_languages() -> None:
+    assert keyword_terms("What does ANSES pay to families?") == ["anses", "pay", "families"]
+    assert keyword_terms("¿Qué datos cruza el SINTyS?") == ["datos", "cruza", "sintys"]
+    assert keyword_terms("Quelles sont les allocations?") == ["allocations"]
+    assert "الدعم" in keyword_terms("ما هو الدعم؟")
+
+
+def test_exact_terms_are_acronyms_names_and_numbers() -> None:
+    assert exact_terms("¿Qué hace la ANSES con el Plan 1000 Días?") == [
+        "anses",
+        "plan",
+        "1000",
+        "días",
+    ]
+    assert exact_terms("Comment fonctionne l'AUH ?") == ["auh"]
+    assert exact_terms("How are families reached?") == []
+
+
+def test_question_language_among_the_materials_languages() -> None:
+    claim = "IRG1 has antiviral effects against neurotropic viruses."
+    assert detect_language(claim) == "und"  # 0.57 French, 0.43 English: unclear
+    assert detect_language(claim, among=("en",)) == "en"
+    # A clear language the materials lack stays itself, so word search sees no passage.
+    assert detect_language("¿Cuándo se fundó la universidad?", among=("en",)) == "es"
+    assert detect_language("ok", among=("en",)) == "und"
+
+
+def _passage(row: int, language: str) -> Passage:
+    return Passage(
+        passage_id=str(row),
+        doc_id=f"d{row}",
+        text=f"passage {row}",
+        char_start=0,
+        char_end=9,
+        language=language,
+    )
+
+
+@pytest.mark.parametrize("mode", ["exact", "all", "layered"])
+def test_words_in_the_question_language_cannot_jump_a_cross_lingual_answer(mode: str) -> None:
+    # Dense: the Spanish answer (1) first, then English passages 2, 3, 4. An English word
+    # retriever cannot see 1; word search in English ranks 4 first.
+    passages = {
+        1: _passage(1, "es"),
+        2: _passage(2, "en"),
+        3: _passage(3, "en"),
+        4: _passage(4, "en"),
+    }
+    dense = [(1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6)]
+    words = [(4, 9.0), (3, 5.0)]
+    searcher = HybridSearcher(
+        None,  # type: ignore[arg-type]  # ranking touches neither store nor model
+        FakeEmbedder(),  # type: ignore[arg-type]
+        None,
+        SearchOptions(keyword_terms=mode, keyword_weight=1.0, word_weight=1.0, rrf_k=1),
+    )
+    cosine = dict(dense)
+    order = searcher._rank(dense, [], words, passages, cosine, "en")
+    if mode == "all":
+        assert order[0] != 1  # plain fusion lets the English word matches overtake
+    else:
+        assert order[0] == 1
+    if mode == "layered":
+        # Among the English passages, 4 (1/4 + 1/2) > 3 (1/3 + 1/3) > 2 (1/2).
+        assert order[1:] == [4, 3, 2]
