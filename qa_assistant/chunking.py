@@ -10,7 +10,6 @@ from qa_assistant.language import detect_language
 from qa_assistant.types import Document, Passage, Segment
 
 PASSAGE_ID_CHARS = 16
-MIN_TURN_CHARS = 100  # shorter transcript turns take the language of the turns before them
 # A sentence ends at . ! ? (Latin), ؟ (Arabic) or … followed by optional closing marks and
 # whitespace, or at a blank line. Single newlines are line wraps in PDFs, not boundaries.
 _SENTENCE_END = re.compile(r"(?:[.!?؟…]+[\"'”’»)\]]*)(?=\s)|\n\s*\n")
@@ -117,8 +116,7 @@ def split_document(doc: Document, max_chars: int, overlap: int) -> list[Passage]
     """Cut `doc` into passages of about `max_chars`, never across a section.
 
     Reports and slides also break at every speaker change. Transcripts keep a long turn to
-    itself but read short turns together (see `windows`), and never mix languages: Q&A in a
-    transcript switches language between turns, so each turn's language is detected.
+    itself but read short turns together (see `windows`).
     """
     if doc.kind == "transcript":
         return _split_transcript(doc, max_chars, overlap)
@@ -139,24 +137,14 @@ def _spans(doc: Document, start: int, end: int, max_chars: int) -> list[tuple[in
 
 
 def _split_transcript(doc: Document, max_chars: int, overlap: int) -> list[Passage]:
-    stretches: list[tuple[str, list[tuple[Segment, ...]]]] = []
-    for turn in blocks(doc):
-        text = doc.text[turn[0].char_start : turn[-1].char_end]
-        current = stretches[-1][0] if stretches else doc.language
-        # "Yeah." or "Merci." says little about a language: short turns join the current one.
-        language = (
-            detect_language(text, default=current) if len(text) >= MIN_TURN_CHARS else current
-        )
-        if (
-            stretches
-            and stretches[-1][0] == language
-            and (stretches[-1][1][-1][-1].section == turn[0].section)
-        ):
-            stretches[-1][1].append(turn)
-        else:
-            stretches.append((language, [turn]))
     passages: list[Passage] = []
-    for language, turns in stretches:
+    sections: list[list[tuple[Segment, ...]]] = []
+    for turn in blocks(doc):
+        if sections and sections[-1][-1][-1].section == turn[0].section:
+            sections[-1].append(turn)
+        else:
+            sections.append([turn])
+    for turns in sections:
         spans: list[tuple[int, int]] = []
         breaks: set[int] = set()
         for turn in turns:
@@ -165,6 +153,9 @@ def _split_transcript(doc: Document, max_chars: int, overlap: int) -> list[Passa
             spans += _spans(doc, turn[0].char_start, turn[-1].char_end, max_chars)
         segments = tuple(s for turn in turns for s in turn)
         for start, end in windows(spans, max_chars, overlap, frozenset(breaks)):
+            # Q&A switches language between turns: each passage's language is its own,
+            # detected on the whole passage (single short turns are too short to tell).
+            language = detect_language(doc.text[start:end], default=doc.language)
             passages.append(_make_passage(doc, segments, start, end, language))
     return passages
 

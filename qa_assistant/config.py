@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         30, ge=2, le=100, description="Candidates the second stage re-scores."
     )
     rerank_weight: float = Field(
-        1.0, ge=0.0, description="Weight of the USE-m3 order in fusion (first stage weight is 1)."
+        0.5, ge=0.0, description="Weight of the USE-m3 order in fusion (first stage weight is 1)."
     )
     rerank_scope: Literal["all", "other-languages"] = Field(
         "other-languages",
