@@ -116,7 +116,7 @@ def split_document(doc: Document, max_chars: int, overlap: int) -> list[Passage]
     """Cut `doc` into passages of about `max_chars`, never across a section.
 
     Reports and slides also break at every speaker change. Transcripts keep a long turn to
-    itself but read short turns together (see `windows`).
+    itself but read short turns together (see `windows`), never across a change of language.
     """
     if doc.kind == "transcript":
         return _split_transcript(doc, max_chars, overlap)
@@ -137,14 +137,22 @@ def _spans(doc: Document, start: int, end: int, max_chars: int) -> list[tuple[in
 
 
 def _split_transcript(doc: Document, max_chars: int, overlap: int) -> list[Passage]:
-    passages: list[Passage] = []
-    sections: list[list[tuple[Segment, ...]]] = []
+    # Q&A switches language between turns: each turn's language is detected, and a passage
+    # never mixes languages (nor sections).
+    stretches: list[tuple[str, list[tuple[Segment, ...]]]] = []
     for turn in blocks(doc):
-        if sections and sections[-1][-1][-1].section == turn[0].section:
-            sections[-1].append(turn)
+        text = doc.text[turn[0].char_start : turn[-1].char_end]
+        language = detect_language(text, default=doc.language)
+        if (
+            stretches
+            and stretches[-1][0] == language
+            and stretches[-1][1][-1][-1].section == turn[0].section
+        ):
+            stretches[-1][1].append(turn)
         else:
-            sections.append([turn])
-    for turns in sections:
+            stretches.append((language, [turn]))
+    passages: list[Passage] = []
+    for language, turns in stretches:
         spans: list[tuple[int, int]] = []
         breaks: set[int] = set()
         for turn in turns:
@@ -153,9 +161,6 @@ def _split_transcript(doc: Document, max_chars: int, overlap: int) -> list[Passa
             spans += _spans(doc, turn[0].char_start, turn[-1].char_end, max_chars)
         segments = tuple(s for turn in turns for s in turn)
         for start, end in windows(spans, max_chars, overlap, frozenset(breaks)):
-            # Q&A switches language between turns: each passage's language is its own,
-            # detected on the whole passage (single short turns are too short to tell).
-            language = detect_language(doc.text[start:end], default=doc.language)
             passages.append(_make_passage(doc, segments, start, end, language))
     return passages
 
