@@ -122,7 +122,7 @@ def markdown(results: dict[str, Any], questions: int) -> str:
     lines = [
         "## Speed (`benchmarks/speed.py`)",
         "",
-        f"Run {info['date']} on {info['cores']} cores ({info['cpu']}), shared with other jobs; "
+        f"Run {info['date']} on {info['cores']} cores ({info['cpu']}); "
         "multilingual-e5-small, demo corpus, fresh index, no benchmark caches "
         "(`benchmarks/results/speed.json`). Ingest includes embedding every passage sentence "
         "for highlights and, with the second stage on, every passage with USE-m3; model "

@@ -1,7 +1,8 @@
-"""Optional second stage: re-score the hybrid's candidates with multilingual USE (USE-m3).
+"""Second stage: re-score the hybrid's candidates with multilingual USE (USE-m3).
 
 The first stage (e5 + keywords, fused) orders the candidates; USE-m3 orders the same candidates
-by cosine; the two orders are fused with weighted reciprocal rank fusion. USE-m3 was trained on
+by cosine; the two orders are fused with weighted reciprocal rank fusion, by default only for
+the candidates in another language than the question (Settings.rerank_scope). USE-m3 was trained on
 translation pairs and question answering across 16 languages including Arabic, and it errs
 differently from e5: on XQuAD Arabic→English it lifts recall@5 by several points
 (docs/benchmarks.md). No cross-encoder ships on PyPI, so this is the re-ranker we can offer.
