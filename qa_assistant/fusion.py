@@ -1,4 +1,4 @@
-"""Reciprocal rank fusion of several rankings (pure)."""
+"""Fusion of rankings and scores (pure): reciprocal rank fusion, in-place re-ordering."""
 
 from __future__ import annotations
 
@@ -44,5 +44,22 @@ def fuse_within_group(
     """
     members = [key for key in base if key in group]
     inside = [key for key in ranking if key in group]
-    order = iter(key for key, _ in reciprocal_rank_fusion([members, inside], [1.0, weight], k))
-    return [next(order) if key in group else key for key in base]
+    order = [key for key, _ in reciprocal_rank_fusion([members, inside], [1.0, weight], k)]
+    return reorder_within(base, group, order)
+
+
+def reorder_within(base: Sequence[Key], group: Collection[Key], order: Sequence[Key]) -> list[Key]:
+    """`base` with the positions held by members of `group` filled, in turn, from `order`."""
+    members = iter(order)
+    return [next(members) if key in group else key for key in base]
+
+
+def standard_scores(values: Sequence[float]) -> list[float]:
+    """(value - mean) / standard deviation; all zeros when the values do not vary."""
+    if not values:
+        return []
+    mean = sum(values) / len(values)
+    spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    if spread == 0:
+        return [0.0 for _ in values]
+    return [(v - mean) / spread for v in values]

@@ -1,8 +1,9 @@
 """Second stage: re-score the hybrid's candidates with multilingual USE (USE-m3).
 
-The first stage (e5 + keywords, fused) orders the candidates; USE-m3 orders the same candidates
-by cosine; the two orders are fused with weighted reciprocal rank fusion, by default only for
-the candidates in another language than the question (Settings.rerank_scope). USE-m3 was trained on
+The first stage (e5 + keywords, fused) orders the candidates; USE-m3 scores the same candidates
+by cosine; the e5 and USE-m3 cosines are fused as standard scores, by default only for the
+candidates in another language than the question (Settings.rerank_scope), which are re-ordered
+among the positions they hold. USE-m3 was trained on
 translation pairs and question answering across 16 languages including Arabic, and it errs
 differently from e5: on XQuAD Arabic→English it lifts recall@5 by several points
 (docs/benchmarks.md). No cross-encoder ships on PyPI, so this is the re-ranker we can offer.
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa_assistant.errors import ModelError
-from qa_assistant.fusion import RRF_K, fuse_within_group, reciprocal_rank_fusion
+from qa_assistant.fusion import reorder_within, standard_scores
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -72,15 +73,15 @@ class UseEncoder:
         return self.embed_passages(texts)
 
 
-def fused_order(second_scores: Sequence[float], weight: float, k: int = RRF_K) -> list[int]:
-    """Positions 0..n-1 (the first-stage order) re-ordered by fusing with the second scores.
+def fused_scores(first: Sequence[float], second: Sequence[float], weight: float) -> list[float]:
+    """z(first) + weight · z(second): both models' cosines on one scale.
 
-    score(i) = 1 / (k + i + 1) + weight / (k + rank of i by second score); ties keep the
-    first-stage order.
+    Standard scores put e5's compressed cosines (0.78–0.92) and USE-m3's wider ones on the same
+    footing; on XQuAD this beat fusing the two orders by RRF (docs/benchmarks.md).
     """
-    first = list(range(len(second_scores)))
-    second = sorted(first, key=lambda i: (-second_scores[i], i))
-    return [i for i, _ in reciprocal_rank_fusion([first, second], [1.0, weight], k=k)]
+    return [
+        a + weight * b for a, b in zip(standard_scores(first), standard_scores(second), strict=True)
+    ]
 
 
 class Reranker:
@@ -92,14 +93,12 @@ class Reranker:
         cache: EmbeddingCache | None,
         candidates: int,
         weight: float,
-        rrf_k: int = RRF_K,
         scope: str = "other-languages",
     ):
         self.encoder = encoder
         self.cache = cache
         self.candidates = candidates
         self.weight = weight
-        self.rrf_k = rrf_k
         self.scope = scope
 
     def prepare(self, texts: list[str]) -> None:
@@ -108,22 +107,32 @@ class Reranker:
 
         embed_with_cache(self.encoder, self.cache, texts)
 
-    def order(self, question: str, passages: Sequence[Passage], language: str = "und") -> list[int]:
-        """Positions of `passages` (given best first) in their re-scored order.
+    def order(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        first_scores: Sequence[float],
+        language: str = "und",
+    ) -> list[int]:
+        """Positions of `passages` (given best first, with their e5 cosines) re-ordered.
 
         With scope "other-languages" and a known question `language`, only the passages in
         other languages are re-ordered, among the positions they hold: e5 ranks same-language
         passages well, and USE-m3's gain is across languages (docs/benchmarks.md).
         """
-        if len(passages) < 2:
-            return list(range(len(passages)))
+        positions = list(range(len(passages)))
+        if self.scope == "all" or language == "und":
+            group = positions
+        else:
+            group = [i for i, p in enumerate(passages) if p.language not in (language, None, "und")]
+        if len(group) < 2:
+            return positions
         from qa_assistant.search import embed_with_cache
 
         query = self.encoder.embed_queries([question])[0]
-        vectors = embed_with_cache(self.encoder, self.cache, [p.text for p in passages])
-        scores = (vectors @ query).tolist()
-        if self.scope == "all" or language == "und":
-            return fused_order(scores, self.weight, self.rrf_k)
-        group = {i for i, p in enumerate(passages) if p.language not in (language, None, "und")}
-        second = sorted(group, key=lambda i: (-scores[i], i))
-        return fuse_within_group(list(range(len(passages))), group, second, self.weight, self.rrf_k)
+        vectors = embed_with_cache(self.encoder, self.cache, [passages[i].text for i in group])
+        combined = fused_scores(
+            [first_scores[i] for i in group], (vectors @ query).tolist(), self.weight
+        )
+        order = [group[j] for j in sorted(range(len(group)), key=lambda j: (-combined[j], j))]
+        return reorder_within(positions, set(group), order)

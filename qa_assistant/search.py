@@ -122,7 +122,12 @@ class HybridSearcher:
             if len(chosen) == limit:
                 break
         if self.reranker:
-            order = self.reranker.order(question, [p for _, p in chosen], word_language)
+            order = self.reranker.order(
+                question,
+                [p for _, p in chosen],
+                [cosine[i] for i, _ in chosen],
+                word_language,
+            )
             chosen = [chosen[i] for i in order][:top_k]
         documents = self.store.documents_by_id({p.doc_id for _, p in chosen})
         highlights = self._highlights(query_vector, [p for _, p in chosen])

@@ -10,22 +10,22 @@ import pytest
 from qa_assistant import rerank
 from qa_assistant.assistant import Assistant
 from qa_assistant.config import Settings
-from qa_assistant.rerank import fused_order
+from qa_assistant.rerank import fused_scores
 from qa_assistant.types import Passage
 
 from .conftest import FakeEmbedder, fake_settings
 
 
-def test_fused_order_matches_a_hand_worked_example() -> None:
-    # First stage: 0, 1, 2 (ranks 1, 2, 3). Second scores 0.1, 0.9, 0.5 → order 1, 2, 0.
-    # score(0) = 1/61 + 1/63 = 0.032266
-    # score(1) = 1/62 + 1/61 = 0.032522   ← first
-    # score(2) = 1/63 + 1/62 = 0.032002
-    assert fused_order([0.1, 0.9, 0.5], weight=1.0, k=60) == [1, 0, 2]
+def test_fused_scores_match_a_hand_worked_example() -> None:
+    # e5 cosines 0.80, 0.90, 0.85 → z = -1.2247, 1.2247, 0; USE 0.1, 0.1, 0.7 → z = -0.7071,
+    # -0.7071, 1.4142. With weight 1: -1.9318, 0.5176, 1.4142.
+    scores = fused_scores([0.80, 0.90, 0.85], [0.1, 0.1, 0.7], weight=1.0)
+    assert scores == pytest.approx([-1.9318, 0.5176, 1.4142], abs=1e-4)
 
 
-def test_fused_order_with_zero_weight_keeps_the_first_stage() -> None:
-    assert fused_order([0.1, 0.9, 0.5], weight=0.0) == [0, 1, 2]
+def test_fused_scores_with_zero_weight_keep_the_first_order() -> None:
+    scores = fused_scores([0.80, 0.90, 0.85], [0.9, 0.1, 0.7], weight=0.0)
+    assert sorted(range(3), key=lambda i: -scores[i]) == [1, 2, 0]
 
 
 class ZebraEncoder:
@@ -89,11 +89,12 @@ def test_other_languages_scope_reorders_only_passages_in_other_languages() -> No
     ]
     scoped = rerank.Reranker(ZebraEncoder(), None, 30, weight=10.0, scope="other-languages")
     # English question: the Spanish passages swap within their positions 1 and 3.
-    assert scoped.order("zebra?", passages, "en") == [0, 3, 2, 1]
+    first = [0.9, 0.8, 0.7, 0.6]
+    assert scoped.order("zebra?", passages, first, "en") == [0, 3, 2, 1]
     # Unknown question language: every candidate is re-scored.
     everything = rerank.Reranker(ZebraEncoder(), None, 30, weight=10.0, scope="all")
-    assert everything.order("zebra?", passages, "en")[:2] == [2, 3]
-    assert scoped.order("zebra?", passages, "und")[:2] == [2, 3]
+    assert everything.order("zebra?", passages, first, "en")[:2] == [2, 3]
+    assert scoped.order("zebra?", passages, first, "und")[:2] == [2, 3]
 
 
 def test_rerank_reorders_candidates_and_embeds_passages_at_ingest(
