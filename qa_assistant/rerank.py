@@ -116,13 +116,16 @@ class Reranker:
     ) -> list[int]:
         """Positions of `passages` (given best first, with their e5 cosines) re-ordered.
 
-        With scope "other-languages" and a known question `language`, only the passages in
-        other languages are re-ordered, among the positions they hold: e5 ranks same-language
-        passages well, and USE-m3's gain is across languages (docs/benchmarks.md).
+        With scope "other-languages", only the passages in another language than the question
+        are re-ordered, among the positions they hold (none when the question's language is
+        unclear): e5 ranks same-language passages well, and USE-m3's gain is across languages
+        (docs/benchmarks.md).
         """
         positions = list(range(len(passages)))
-        if self.scope == "all" or language == "und":
+        if self.scope == "all":
             group = positions
+        elif language == "und":
+            return positions  # unclear question language: nothing is known to be cross-lingual
         else:
             group = [i for i, p in enumerate(passages) if p.language not in (language, None, "und")]
         if len(group) < 2:
