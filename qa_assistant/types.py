@@ -35,7 +35,8 @@ class Segment:
     """A unit of provenance: one PDF page, one caption cue, one Markdown section line block.
 
     `char_start`/`char_end` index into `Document.text`. Consecutive segments with the same
-    `speaker` and `section` form a block that no passage crosses (a speaker turn, a section).
+    `speaker` and `section` form a block (a speaker turn, a section): no passage crosses a
+    section; transcript passages read short turns together (chunking.split_document).
     """
 
     char_start: int
@@ -69,7 +70,11 @@ class Document:
 
 @dataclass(frozen=True)
 class Passage:
-    """A window of a document's text, with the provenance it covers. Never carries a score."""
+    """A window of a document's text, with the provenance it covers. Never carries a score.
+
+    `speaker` is the speaker with most of the passage's characters; a transcript passage that
+    reads several short turns shows every speaker's name in its text.
+    """
 
     passage_id: str
     doc_id: str
