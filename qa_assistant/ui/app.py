@@ -7,6 +7,7 @@ the API functions; every answer comes from `Assistant.ask` and is rendered by `r
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import gradio as gr
@@ -354,6 +355,11 @@ def launch(
 
     Returns the Blocks (call `.close()` to stop) and the local URL.
     """
+    if not port_is_free(settings.host, settings.port):
+        raise QAError(
+            f"port {settings.port} on {settings.host} is already in use (is the assistant"
+            " already running?): stop that server, or choose another port with QA_PORT=7861"
+        )
     if not settings.admin_password:
         logger.warning("QA_ADMIN_PASSWORD is not set: the Library tab is read-only")
     assistant.warm_up()
@@ -373,6 +379,16 @@ def launch(
         theme=theme(),
     )
     return demo, url
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on host:port now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def theme() -> gr.themes.Base:
