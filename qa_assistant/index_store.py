@@ -603,13 +603,6 @@ class IndexStore:
                     " ORDER BY count(*) DESC, speaker"
                 )
             ]
-            languages = [
-                r[0]
-                for r in self._db.execute(
-                    "SELECT DISTINCT language FROM passages WHERE language IS NOT NULL"
-                    " AND language != 'und' ORDER BY language"
-                )
-            ]
             kinds = [r[0] for r in self._db.execute("SELECT DISTINCT kind FROM documents")]
             documents = [
                 (r[0], r[1])
@@ -618,7 +611,7 @@ class IndexStore:
         return Facets(
             sessions=tuple(sessions),
             speakers=tuple(speakers),
-            languages=tuple(languages),
+            languages=self.languages(),
             kinds=tuple(sorted(kinds)),
             documents=tuple(documents),
         )

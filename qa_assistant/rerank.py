@@ -22,6 +22,7 @@ import numpy as np
 
 from qa_assistant.errors import ModelError
 from qa_assistant.fusion import reorder_within, standard_scores
+from qa_assistant.language import written_in
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -127,7 +128,7 @@ class Reranker:
         elif language == "und":
             return positions  # unclear question language: nothing is known to be cross-lingual
         else:
-            group = [i for i, p in enumerate(passages) if p.language not in (language, None, "und")]
+            group = [i for i, p in enumerate(passages) if not written_in(p.language, language)]
         if len(group) < 2:
             return positions
         from qa_assistant.search import embed_with_cache

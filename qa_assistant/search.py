@@ -12,7 +12,7 @@ import numpy as np
 from qa_assistant.answering import choose_highlights, make_citation, passage_sentences
 from qa_assistant.fusion import fuse_within_group, reciprocal_rank_fusion
 from qa_assistant.keyword_index import exact_terms, fts_query, keyword_terms
-from qa_assistant.language import detect_language
+from qa_assistant.language import detect_language, written_in
 from qa_assistant.types import Hit, Passage, Retriever, SearchFilters
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ class HybridSearcher:
             return base
         seen = set(base)
         base += sorted({i for i, _ in words if i not in seen}, key=lambda i: -cosine[i])
-        group = {i for i in base if _readable_in(passages[i], word_language)}
+        group = {i for i in base if written_in(passages[i].language, word_language)}
         return fuse_within_group(
             base, group, [i for i, _ in words], options.word_weight, k=options.rrf_k
         )
@@ -235,11 +235,6 @@ def sentence_texts(
     if spans is None:
         spans = [passage_sentences(p.text) for p in passages]
     return [p.text[s:e] for p, ss in zip(passages, spans, strict=True) for s, e in ss]
-
-
-def _readable_in(passage: Passage, language: str) -> bool:
-    """Whether word search in `language` sees the passage ("und": every passage)."""
-    return language == "und" or passage.language in (language, None, "und")
 
 
 def _within(filters: SearchFilters, language: str) -> SearchFilters | None:
