@@ -24,9 +24,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the package with its extras
 
-index: $(STAMP) ## build the index from corpus/ unless one exists
-	@if [ -f $(INDEX_DIR)/CURRENT ]; then echo "index exists in $(INDEX_DIR)/"; \
-	else $(BIN)/qa-assistant --index-dir $(INDEX_DIR) --corpus-dir $(CORPUS_DIR) add $(CORPUS_DIR); fi
+QA := $(BIN)/qa-assistant --index-dir $(INDEX_DIR) --corpus-dir $(CORPUS_DIR)
+
+index: $(STAMP) ## build the index from corpus/ unless one exists; rebuild one of an older format
+	@if [ ! -f $(INDEX_DIR)/CURRENT ]; then $(QA) add $(CORPUS_DIR); \
+	elif $(QA) list >/dev/null 2>&1; then echo "index exists in $(INDEX_DIR)/"; \
+	else echo "the index in $(INDEX_DIR)/ cannot be read as is: rebuilding it"; $(QA) rebuild; fi
 
 run: index ## set up, build the demo index if needed, and serve the UI on http://127.0.0.1:7860
 	@if [ -f app.py ]; then QA_INDEX_DIR=$(INDEX_DIR) QA_CORPUS_DIR=$(CORPUS_DIR) $(BIN)/python app.py; \

@@ -57,7 +57,7 @@ from support import (
     rrf,
 )
 
-from qa_assistant import index_store
+from qa_assistant import index_store, keyword_index
 from qa_assistant import search as search_module
 from qa_assistant.assistant import Assistant
 from qa_assistant.chunking import embedding_text, split_document
@@ -76,7 +76,7 @@ from qa_assistant.evaluation import (
 )
 from qa_assistant.ingest import read_document
 from qa_assistant.keyword_index import FTS_TOKENIZER
-from qa_assistant.rerank import Reranker
+from qa_assistant.rerank import Reranker, StageWeights
 from qa_assistant.types import Document, DocumentMeta, Hit, Passage, Segment
 
 logger = logging.getLogger("benchmarks")
@@ -95,8 +95,13 @@ QMSUM_DEFAULT = "product hybrid, transcript passages, 700/150"  # the default on
 SINGLE_RETRIEVERS = ("BM25", "e5-small dense")
 BASELINES = ("BM25", "BM25 + English stemmer", "MiniLM-L6 dense", "e5-small dense", "USE-m3 dense")
 TOP_K = 30  # passages fetched from the product per query
-# Second stage: (which candidates USE-m3 re-orders, weight of its order against the first stage)
-RERANK_VARIANTS = (("all", 1.0), ("other-languages", 0.5), ("other-languages", 2.0))
+# Second-stage variants, each re-ordering the first stage's top TOP_K (the product: top 50).
+RERANK_VARIANTS = (
+    ("best sentence only, no USE-m3", StageWeights(second=0.0)),
+    ("USE-m3 only, no best sentence (previous default)", StageWeights(sentence=0.0)),
+    ("position weight 1", StageWeights(position=1.0)),
+    ("USE-m3 weight 0.5", StageWeights(second=0.5)),
+)
 KEYWORD_WEIGHTS = (0.25, 0.5)  # exact-term weight variants (the default is 0)
 # keyword_terms="layered": (weight of exact terms across languages, weight of words in the
 # question's language)
@@ -146,7 +151,6 @@ def no_language_gate() -> Iterator[None]:
 
 
 # Tokenizer variants run the default pipeline on an index whose FTS5 table uses them.
-PORTER = "porter " + FTS_TOKENIZER  # English Porter stemming on top of the product's folding
 NO_FOLDING = "unicode61 remove_diacritics 0"
 
 
@@ -159,6 +163,17 @@ def keyword_tokenizer(tokenizer: str) -> Iterator[None]:
         yield
     finally:
         index_store._SCHEMA = original
+
+
+@contextmanager
+def no_stemming() -> Iterator[None]:
+    """Word search on the words as written (the stems column holds them unstemmed)."""
+    original = keyword_index._stemmer
+    keyword_index._stemmer = lambda language: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        keyword_index._stemmer = original
 
 
 def search_all(
@@ -174,17 +189,17 @@ def use_rescored(
     models: Models,
     hits: Sequence[Sequence[Hit]],
     texts: Sequence[str],
-    weight: float,
-    scope: str,
+    weights: StageWeights,
     languages: tuple[str, ...],
 ) -> list[list[Hit]]:
     """Each query's hits re-ordered by the product's second stage (`qa_assistant.rerank`)."""
-    reranker = Reranker(models["use"], None, TOP_K, weight, scope=scope)  # type: ignore[arg-type]
+    reranker = Reranker(models["use"], models["e5"], None, TOP_K, weights)  # type: ignore[arg-type]
+    query_vectors = models["e5"].embed_queries(list(texts))
     reordered = []
-    for query_hits, text in zip(hits, texts, strict=True):
+    for query_hits, text, vector in zip(hits, texts, query_vectors, strict=True):
         language = search_module.detect_language(text, "und", languages)
         passages = [h.passage for h in query_hits]
-        order = reranker.order(text, passages, [h.score for h in query_hits], language)
+        order = reranker.order(text, vector, passages, [h.score for h in query_hits], language)
         reordered.append([query_hits[i] for i in order])
     return reordered
 
@@ -482,14 +497,13 @@ def product_rows(
         rows.append(row(label, outcomes, time.perf_counter() - started, ms))
     if rerank:
         languages = assistant.facets().languages
-        for scope, weight in RERANK_VARIANTS:
+        for label, weights in RERANK_VARIANTS:
             started = time.perf_counter()
-            reordered = use_rescored(models, hits, queries, weight, scope, languages)
+            reordered = use_rescored(models, hits, queries, weights, languages)
             outcomes = [keys(i, h) for i, h in enumerate(reordered)]
-            where = "all candidates" if scope == "all" else "candidates in other languages"
             rows.append(
                 row(
-                    f"{prefix} + USE-m3 second stage ({where}, weight {weight}, top {TOP_K})",
+                    f"{prefix} + second stage, {label} (top {TOP_K})",
                     outcomes,
                     time.perf_counter() - started,
                     note="USE vectors from cache; latency in speed.json",
@@ -533,9 +547,9 @@ def run_scifact(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any
         assistant.add_documents(documents)
         seconds = time.perf_counter() - started
         rows += product_rows(models, assistant, qtexts, keys, index_seconds=seconds)
-    with keyword_tokenizer(PORTER), product(models) as assistant:
+    with no_stemming(), product(models) as assistant:
         assistant.add_documents(documents)
-        name = "product, Porter-stemmed FTS5"
+        name = "product, no stemming (words as written)"
         rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
     chars, overlap = SCIFACT_WHOLE
     with product(models, chunk_chars=chars, chunk_overlap=overlap) as assistant:
@@ -696,38 +710,43 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
             queries[i].query_id, "en", tuple(span_key(h, queries[i]) for h in hits), {GOLD_KEY: 1.0}
         )
 
+    # Layout variants run the first stage only: the second stage reads every passage's
+    # sentences, which would have to be embedded anew for each layout.
     for chunk in CHUNKS:
         chars, overlap = chunk
-        with product(models, chunk_chars=chars, chunk_overlap=overlap) as assistant:
+        default = chunk == DEFAULT_CHUNK
+        with product(models, chunk_chars=chars, chunk_overlap=overlap, rerank=default) as assistant:
             started = time.perf_counter()
             assistant.add_documents(documents)
             seconds = time.perf_counter() - started
-            default = chunk == DEFAULT_CHUNK
             name = f"product hybrid, transcript passages, {chars}/{overlap}"
+            name += "" if default else ", first stage"
             rows += product_rows(
                 models, assistant, qtexts, keys, name, default, False, default, seconds
             )
     for chars, overlap in merged_chunks:
-        with product(models, chunk_chars=chars, chunk_overlap=overlap) as assistant:
+        with product(models, chunk_chars=chars, chunk_overlap=overlap, rerank=False) as assistant:
             started = time.perf_counter()
             assistant.add_documents(merged)
             seconds = time.perf_counter() - started
-            name = f"product hybrid, turns merged, {chars}/{overlap}"
+            name = f"product hybrid, turns merged, {chars}/{overlap}, first stage"
             full = (chars, overlap) == DEFAULT_CHUNK
             rows += product_rows(models, assistant, qtexts, keys, name, full, False, False, seconds)
-    with product(models, embed_context=False) as assistant:
+    with product(models, embed_context=False, rerank=False) as assistant:
         started = time.perf_counter()
         assistant.add_documents(documents)
         seconds = time.perf_counter() - started
-        name = "product hybrid, transcript passages, 700/150, no context line"
+        name = "product hybrid, transcript passages, 700/150, no context line, first stage"
         rows += product_rows(models, assistant, qtexts, keys, name, False, False, False, seconds)
     # Window documents carry one section per window only to fix the passage boundaries; the
     # context line would show those section names, so it is off here.
-    with product(models, chunk_chars=4000, chunk_overlap=0, embed_context=False) as assistant:
+    with product(
+        models, chunk_chars=4000, chunk_overlap=0, embed_context=False, rerank=False
+    ) as assistant:
         started = time.perf_counter()
         assistant.add_documents(window_docs)
         seconds = time.perf_counter() - started
-        name = f"product hybrid, {WINDOW_WORDS}-word windows (no context line)"
+        name = f"product hybrid, {WINDOW_WORDS}-word windows (no context line), first stage"
         rows += product_rows(models, assistant, qtexts, keys, name, True, False, False, seconds)
     return {
         "description": (
@@ -817,11 +836,12 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
                 by_language = {
                     lang: dataclasses.asdict(m) for lang, m in result.by_language.items()
                 }
-    for tokenizer, name in (
-        (PORTER, "product, Porter-stemmed FTS5"),
-        (NO_FOLDING, "product, FTS5 without accent folding"),
-    ):
-        with keyword_tokenizer(tokenizer), product(models) as assistant:
+    variants = (
+        (no_stemming, "product, no stemming (words as written)"),
+        (lambda: keyword_tokenizer(NO_FOLDING), "product, FTS5 without accent folding"),
+    )
+    for change, name in variants:
+        with change(), product(models) as assistant:
             assistant.add([CORPUS])
             rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
     with product(models, embed_context=False) as assistant:

@@ -180,16 +180,21 @@ class Assistant:
         """The optional second stage (Settings.rerank), loaded on first use."""
         if not self.settings.rerank:
             return None
+        embedder = self.embedder  # loads under the same lock
         with self._embedder_lock:
             if self._reranker is None:
-                from qa_assistant.rerank import Reranker, UseEncoder
+                from qa_assistant.rerank import Reranker, StageWeights, UseEncoder
 
                 self._reranker = Reranker(
                     self._second_stage_encoder or UseEncoder(),
+                    embedder,
                     self.cache,
                     candidates=self.settings.rerank_candidates,
-                    weight=self.settings.rerank_weight,
-                    scope=self.settings.rerank_scope,
+                    weights=StageWeights(
+                        position=self.settings.rerank_position_weight,
+                        sentence=self.settings.rerank_sentence_weight,
+                        second=self.settings.rerank_weight,
+                    ),
                 )
             return self._reranker
 
@@ -388,10 +393,10 @@ class Assistant:
             embed_with_cache(self.embedder, self.cache, sentence_texts(passages))
 
     def _prime_reranker(self, passages: list[Passage]) -> None:
-        """Embed the passages for the second stage now, so questions cost one USE embedding."""
+        """Embed what the second stage reads now, so questions cost one USE embedding."""
         reranker = self.reranker
         if reranker is not None:
-            reranker.prepare([p.text for p in passages])
+            reranker.prepare(passages)
 
     def _embedding_text(self, doc: Document, passage: Passage) -> str:
         if not self.settings.embed_context:
@@ -423,7 +428,7 @@ class Assistant:
         """
         started = time.perf_counter()
         with self._write_lock:
-            old = IndexStore.open_current(self.settings.index_dir)
+            old = IndexStore.open_current(self.settings.index_dir, any_format=True)
             documents = list(old.iter_documents())
             new = IndexStore.create(self.settings.index_dir, self._new_manifest())
             embedded = reused = total_passages = 0

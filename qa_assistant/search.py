@@ -1,4 +1,4 @@
-"""Hybrid search: question → dense + keyword retrieval → fusion → deduplicated, cited hits."""
+"""Hybrid search: question → dense + keyword retrieval → fusion → second stage → cited hits."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ import numpy as np
 
 from qa_assistant.answering import choose_highlights, make_citation, passage_sentences
 from qa_assistant.fusion import fuse_within_group, reciprocal_rank_fusion
-from qa_assistant.keyword_index import exact_terms, fts_query, keyword_terms
+from qa_assistant.keyword_index import (
+    STEMS_COLUMN,
+    TEXT_COLUMN,
+    exact_terms,
+    fts_query,
+    keyword_terms,
+    stemmed_terms,
+)
 from qa_assistant.language import detect_language, written_in
 from qa_assistant.types import Hit, Passage, Retriever, SearchFilters
 
@@ -99,9 +106,11 @@ class HybridSearcher:
         exact: list[tuple[int, float]] = []
         words: list[tuple[int, float]] = []
         if options.keyword_terms in ("exact", "layered") and options.keyword_weight > 0:
-            exact = self._keyword(exact_terms(question), filters)
+            exact = self._keyword(fts_query(exact_terms(question), TEXT_COLUMN), filters)
         if options.keyword_terms in ("all", "layered"):
-            words = self._keyword(keyword_terms(question), _within(filters, word_language))
+            words = self._keyword(
+                _word_query(question, word_language), _within(filters, word_language)
+            )
         keyword = exact + words
         passages = self.store.passages(sorted({i for i, _ in dense} | {i for i, _ in keyword}))
         cosine = dict(dense)
@@ -124,6 +133,7 @@ class HybridSearcher:
         if self.reranker:
             order = self.reranker.order(
                 question,
+                query_vector,
                 [p for _, p in chosen],
                 [cosine[i] for i, _ in chosen],
                 word_language,
@@ -159,8 +169,7 @@ class HybridSearcher:
         best = max((float(s) for _, s in dense), default=0.0)
         return SearchResult(hits=tuple(hits), best_score=best, query_language=query_language)
 
-    def _keyword(self, terms: list[str], filters: SearchFilters | None) -> list[tuple[int, float]]:
-        match = fts_query(terms)
+    def _keyword(self, match: str | None, filters: SearchFilters | None) -> list[tuple[int, float]]:
         if match is None or filters is None:
             return []
         return self.store.keyword_search(match, self.options.candidates, filters)
@@ -235,6 +244,15 @@ def sentence_texts(
     if spans is None:
         spans = [passage_sentences(p.text) for p in passages]
     return [p.text[s:e] for p, ss in zip(passages, spans, strict=True) for s, e in ss]
+
+
+def _word_query(question: str, language: str) -> str | None:
+    """Word search: the question's stems against the passages' stems, in the question's
+    language; the words as written (in every language) when that language is unclear."""
+    terms = keyword_terms(question)
+    if language == "und":
+        return fts_query(terms, TEXT_COLUMN)
+    return fts_query(stemmed_terms(terms, language), STEMS_COLUMN)
 
 
 def _within(filters: SearchFilters, language: str) -> SearchFilters | None:

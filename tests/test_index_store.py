@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -175,6 +176,24 @@ def test_rebuild_swaps_in_a_new_version(tmp_path: Path, corpus_copy: Path) -> No
     # The process that served the old version follows the swap on its next question.
     assert old.search("ANSES")
     assert _consistent(old)[1] == report.passages
+
+
+def test_an_index_of_the_previous_format_is_refused_then_rebuilt(
+    tmp_path: Path, corpus_copy: Path
+) -> None:
+    """Format 1 had no stems column: it is refused with rebuild advice, and rebuild reads it."""
+    assistant = Assistant(fake_settings(tmp_path, corpus_copy), embedder=FakeEmbedder())
+    assistant.add([corpus_copy])
+    documents, _ = _consistent(assistant)
+    folder = read_current(assistant.settings.index_dir)
+    assert folder is not None
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}), "utf-8")
+    reopened = Assistant(fake_settings(tmp_path, corpus_copy), embedder=FakeEmbedder())
+    with pytest.raises(IndexMismatchError, match="format 1.*qa-assistant rebuild"):
+        reopened.search("ANSES")
+    assert reopened.rebuild().documents == documents
+    assert reopened.search("ANSES")
 
 
 def test_missing_index_says_how_to_build_one(tmp_path: Path) -> None:
