@@ -57,7 +57,7 @@ from support import (
     rrf,
 )
 
-from qa_assistant import index_store, keyword_index
+from qa_assistant import index_store
 from qa_assistant import search as search_module
 from qa_assistant.assistant import Assistant
 from qa_assistant.chunking import embedding_text, split_document
@@ -163,17 +163,6 @@ def keyword_tokenizer(tokenizer: str) -> Iterator[None]:
         yield
     finally:
         index_store._SCHEMA = original
-
-
-@contextmanager
-def no_stemming() -> Iterator[None]:
-    """Word search on the words as written (the stems column holds them unstemmed)."""
-    original = keyword_index._stemmer
-    keyword_index._stemmer = lambda language: None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        keyword_index._stemmer = original
 
 
 def search_all(
@@ -440,6 +429,7 @@ def product_rows(
     )
     # Variants of a non-default configuration carry its name, so rows stay unambiguous.
     prefix = "product" if name == DEFAULT_NAME else name
+    first = prefix if prefix.endswith("first stage") else f"{prefix}, first stage"
     if assistant.settings.rerank:
         assistant = variant(assistant, rerank=False)
         started = time.perf_counter()
@@ -448,7 +438,7 @@ def product_rows(
         rows.append(row(f"{prefix}, first stage only", outcomes, time.perf_counter() - started, ms))
     if variants:
         for weight in KEYWORD_WEIGHTS:
-            label = f"{prefix}, first stage, exact-term weight {weight}"
+            label = f"{first}, exact-term weight {weight}"
             started = time.perf_counter()
             other, ms = search_all(variant(assistant, keyword_weight=weight), queries)
             outcomes = [keys(i, h) for i, h in enumerate(other)]
@@ -466,14 +456,14 @@ def product_rows(
         started = time.perf_counter()
         other, ms = search_all(previous, queries)
         outcomes = [keys(i, h) for i, h in enumerate(other)]
-        label = f"{prefix}, first stage, exact terms across languages (RRF 0.5), no word search"
+        label = f"{first}, exact terms across languages (RRF 0.5), no word search"
         rows.append(row(label, outcomes, time.perf_counter() - started, ms))
         for weight in (0.5, 1.0):
             all_terms = variant(assistant, keyword_terms="all", keyword_weight=weight)
             started = time.perf_counter()
             other, ms = search_all(all_terms, queries)
             outcomes = [keys(i, h) for i, h in enumerate(other)]
-            label = f"{prefix}, first stage, words in the question's language by plain RRF {weight}"
+            label = f"{first}, words in the question's language by plain RRF {weight}"
             rows.append(row(label, outcomes, time.perf_counter() - started, ms))
         for exact_weight, word_weight in LAYERED_WEIGHTS:
             layered = variant(
@@ -485,7 +475,7 @@ def product_rows(
             started = time.perf_counter()
             other, ms = search_all(layered, queries)
             outcomes = [keys(i, h) for i, h in enumerate(other)]
-            label = f"{prefix}, first stage, exact {exact_weight}, words in place {word_weight}"
+            label = f"{first}, exact {exact_weight}, words in place {word_weight}"
             rows.append(row(label, outcomes, time.perf_counter() - started, ms))
     if gate:
         all_terms = variant(assistant, keyword_terms="all", keyword_weight=1.0)
@@ -493,7 +483,7 @@ def product_rows(
         with no_language_gate():
             other, ms = search_all(all_terms, queries)
         outcomes = [keys(i, h) for i, h in enumerate(other)]
-        label = f"{prefix}, first stage, words in any language by plain RRF 1.0"
+        label = f"{first}, words in any language by plain RRF 1.0"
         rows.append(row(label, outcomes, time.perf_counter() - started, ms))
     if rerank:
         languages = assistant.facets().languages
@@ -510,6 +500,20 @@ def product_rows(
                 )
             )
     return rows
+
+
+def stemming_rows(
+    models: Models,
+    assistant: Assistant,
+    queries: Sequence[str],
+    keys: Callable[[int, Sequence[Hit]], QueryOutcome],
+    name: str = DEFAULT_NAME,
+) -> list[Row]:
+    """The same index with word search on Snowball stems (`QA_STEMMING=true`)."""
+    prefix = "product" if name == DEFAULT_NAME else name
+    stemmed = variant(assistant, stemming=True)
+    name = f"{prefix}, Snowball stems"
+    return product_rows(models, stemmed, queries, keys, name, False, False, False)
 
 
 # ----- sets -------------------------------------------------------------------------------------
@@ -547,10 +551,8 @@ def run_scifact(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any
         assistant.add_documents(documents)
         seconds = time.perf_counter() - started
         rows += product_rows(models, assistant, qtexts, keys, index_seconds=seconds)
-    with no_stemming(), product(models) as assistant:
-        assistant.add_documents(documents)
-        name = "product, no stemming (words as written)"
-        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
+        rows += stemming_rows(models, assistant, qtexts, keys)
+
     chars, overlap = SCIFACT_WHOLE
     with product(models, chunk_chars=chars, chunk_overlap=overlap) as assistant:
         started = time.perf_counter()
@@ -637,6 +639,7 @@ def run_xquad(models: Models, budget: Budget, evaluate: bool, count: int) -> dic
                     rows += product_rows(
                         models, assistant, qtexts, keys, gate=True, index_seconds=seconds
                     )
+                    rows += stemming_rows(models, assistant, qtexts, keys)
                 else:
                     rows += product_rows(
                         models, assistant, qtexts, keys, f"product, {label}", False, False, False
@@ -724,6 +727,8 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
             rows += product_rows(
                 models, assistant, qtexts, keys, name, default, False, default, seconds
             )
+            if default:
+                rows += stemming_rows(models, assistant, qtexts, keys, name)
     for chars, overlap in merged_chunks:
         with product(models, chunk_chars=chars, chunk_overlap=overlap, rerank=False) as assistant:
             started = time.perf_counter()
@@ -831,19 +836,16 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
             )
             rows += product_result
             if default:
+                rows += stemming_rows(models, assistant, qtexts, keys)
                 hits, _ = search_all(assistant, qtexts)
                 result = summarize([keys(i, h) for i, h in enumerate(hits)])
                 by_language = {
                     lang: dataclasses.asdict(m) for lang, m in result.by_language.items()
                 }
-    variants = (
-        (no_stemming, "product, no stemming (words as written)"),
-        (lambda: keyword_tokenizer(NO_FOLDING), "product, FTS5 without accent folding"),
-    )
-    for change, name in variants:
-        with change(), product(models) as assistant:
-            assistant.add([CORPUS])
-            rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
+    with keyword_tokenizer(NO_FOLDING), product(models) as assistant:
+        assistant.add([CORPUS])
+        name = "product, FTS5 without accent folding"
+        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
     with product(models, embed_context=False) as assistant:
         assistant.add([CORPUS])
         name = "product, no context line (embed_context off)"

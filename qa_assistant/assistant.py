@@ -169,6 +169,7 @@ class Assistant:
             keyword_weight=settings.keyword_weight,
             keyword_terms=settings.keyword_terms,
             word_weight=settings.word_weight,
+            stemming=settings.stemming,
             highlight_sentences=settings.highlight_sentences,
             link_base_url=self._link_base_url,
             corpus_dir=str(settings.corpus_dir.resolve()),

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         ge=0.0,
         description="Weight of content-word keyword ranks in 'layered' mode (first order is 1).",
     )
+    stemming: bool = Field(
+        False,
+        description="Word search compares Snowball stems (pensiones ~ pensión) instead of the"
+        " words as written (accents folded either way).",
+    )
     rerank: bool = Field(
         True,
         description="Second stage: re-score the candidates by their best sentence (e5) and,"

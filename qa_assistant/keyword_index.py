@@ -1,8 +1,8 @@
 """Keyword search terms: words, names and acronyms (ANSES, SINTyS, AUH) for SQLite FTS5.
 
-The FTS5 table has two columns: `text` (the words as written) for exact terms across
-languages, and `stems` (each word reduced by the Snowball stemmer of the passage's language)
-for word search, which only compares a question with passages in its own language: Spanish
+The FTS5 table has two columns: `text`, the words as written, and `stems`, each word reduced
+by the Snowball stemmer of the passage's language. Word search only compares a question with
+passages in its own language, so with `Settings.stemming` it can compare stems: Spanish
 "pensiones" finds "pensión", French "retraites" finds "retraite". FTS5's unicode61 tokenizer
 with remove_diacritics folds accents on both sides, so "información" matches "informacion".
 Stopwords of the series' languages are dropped so that a question's function words do not
@@ -98,7 +98,7 @@ def exact_terms(question: str) -> list[str]:
     return list(found)[:MAX_TERMS]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _stemmer(language: str) -> Any:
     """The Snowball stemmer of a language code, or None when there is none."""
     name = SNOWBALL.get(language)

@@ -39,6 +39,7 @@ class SearchOptions:
     keyword_weight: float = 0.0
     keyword_terms: str = "layered"
     word_weight: float = 0.5
+    stemming: bool = False
     highlight_sentences: int = 2
     link_base_url: str | None = None
     corpus_dir: str = "corpus"
@@ -109,7 +110,8 @@ class HybridSearcher:
             exact = self._keyword(fts_query(exact_terms(question), TEXT_COLUMN), filters)
         if options.keyword_terms in ("all", "layered"):
             words = self._keyword(
-                _word_query(question, word_language), _within(filters, word_language)
+                _word_query(question, word_language, options.stemming),
+                _within(filters, word_language),
             )
         keyword = exact + words
         passages = self.store.passages(sorted({i for i, _ in dense} | {i for i, _ in keyword}))
@@ -246,11 +248,12 @@ def sentence_texts(
     return [p.text[s:e] for p, ss in zip(passages, spans, strict=True) for s, e in ss]
 
 
-def _word_query(question: str, language: str) -> str | None:
-    """Word search: the question's stems against the passages' stems, in the question's
-    language; the words as written (in every language) when that language is unclear."""
+def _word_query(question: str, language: str, stemming: bool) -> str | None:
+    """Word search: the question's words against the passages' words as written; with
+    `stemming`, its Snowball stems against the passages' stems, in the question's language
+    (as written when that language is unclear)."""
     terms = keyword_terms(question)
-    if language == "und":
+    if not stemming or language == "und":
         return fts_query(terms, TEXT_COLUMN)
     return fts_query(stemmed_terms(terms, language), STEMS_COLUMN)
 

@@ -190,7 +190,7 @@ def test_an_index_of_the_previous_format_is_refused_then_rebuilt(
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
     (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}), "utf-8")
     reopened = Assistant(fake_settings(tmp_path, corpus_copy), embedder=FakeEmbedder())
-    with pytest.raises(IndexMismatchError, match="format 1.*qa-assistant rebuild"):
+    with pytest.raises(IndexMismatchError, match=r"format 1.*qa-assistant rebuild"):
         reopened.search("ANSES")
     assert reopened.rebuild().documents == documents
     assert reopened.search("ANSES")

@@ -48,7 +48,7 @@ def test_fts_query_names_its_column_and_escapes_quotes() -> None:
     ]
 
 
-def test_word_search_finds_other_inflections_in_the_question_language(tmp_path: Path) -> None:
+def test_with_stemming_word_search_finds_other_inflections(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "es.md").write_text(
@@ -61,8 +61,16 @@ def test_word_search_finds_other_inflections_in_the_question_language(tmp_path: 
     )
     # The fake embedder only matches exact words: "pensiones" ≠ "pensión" for it, so only
     # word search on stems can put the pension passage first.
-    assistant = Assistant(fake_settings(tmp_path, corpus, word_weight=5.0), embedder=FakeEmbedder())
-    assistant.add([corpus])
-    hits = assistant.search("¿Qué pasó con las pensiones universales de los jubilados?", top_k=2)
+    question = "¿Qué pasó con las pensiones universales de los jubilados?"
+    stemmed = Assistant(
+        fake_settings(tmp_path, corpus, word_weight=5.0, stemming=True), embedder=FakeEmbedder()
+    )
+    stemmed.add([corpus])
+    hits = stemmed.search(question, top_k=2)
     assert hits[0].document.source == "es.md"
     assert hits[0].retriever == "hybrid"
+    # The same index without stemming (the default): no word matches, the dense order stands.
+    as_written = Assistant(
+        fake_settings(tmp_path, corpus, word_weight=5.0), embedder=FakeEmbedder()
+    )
+    assert [h.retriever for h in as_written.search(question, top_k=2)] == ["vector", "vector"]
