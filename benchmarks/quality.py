@@ -3,8 +3,8 @@
 Systems: BM25 (bm25s, default tokenizer + English stopwords, whole documents), all-MiniLM-L6-v2
 + FAISS flat (whole documents), multilingual-e5-small dense alone, naive RRF(BM25, e5), USE-m3
 dense alone, the product (`Assistant.search`: e5, FTS5 word search re-ordering the passages in
-the question's language in place, USE-m3 second stage for passages in other languages) with
-variants of each stage.
+the question's language in place, a second stage scoring each candidate's best sentence and,
+for passages in other languages, USE-m3) with variants of each stage.
 
 Sets: SciFact (BEIR test), XQuAD cross-lingual pairs, QMSum val span retrieval, the demo
 questions (with an abstention calibration). Results go to benchmarks/results/quality.json and
