@@ -70,6 +70,11 @@ def cli(
     ctx.obj = {"index_dir": index_dir, "corpus_dir": corpus_dir, "model": model}
 
 
+def _count(number: int, noun: str) -> str:
+    """ "1 passage", "2 passages"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _fail(exc: QAError) -> click.ClickException:
     return click.ClickException(str(exc))
 
@@ -125,7 +130,7 @@ def add(
         if item.status in ("indexed", "replaced", "unchanged"):
             extent = f", {item.pages} pages" if item.pages else ""
             extent += f", {item.cues} cues" if item.cues else ""
-            detail = f"{item.passages} passage{'' if item.passages == 1 else 's'}{extent}"
+            detail = f"{_count(item.passages, 'passage')}{extent}"
         click.echo(f"{item.status:<9} {item.path}  {detail}{item.error or ''}")
         for warning in item.warnings:
             click.echo(f"          warning: {warning}")
@@ -155,7 +160,7 @@ def remove(ctx: click.Context, document: str) -> None:
         removed = _assistant(ctx).remove(document)
     except QAError as exc:
         raise _fail(exc) from exc
-    click.echo(f"removed {removed.source} ({removed.passages} passages)")
+    click.echo(f"removed {removed.source} ({_count(removed.passages, 'passage')})")
 
 
 @cli.command(name="list")
