@@ -423,7 +423,9 @@ def eval_spans(
     limit: int | None,
     as_json: bool,
 ) -> None:
-    """Span targets over `Speaker: text` transcripts (QMSum layout); hit = overlap.
+    """Span targets over `Speaker: text` transcripts (QMSum layout).
+
+    Every indexed passage that overlaps a gold span is relevant.
 
     \b
     Example:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 NDCG_DEPTH = 10
 MRR_DEPTH = 10
 RECALL_DEPTHS = (1, 5, 10)
-GOLD_KEY = "gold"  # the one answer target of a span or question query
+GOLD_KEY = "gold"  # the one answer target of a judged question
 
 
 # ----- metrics ----------------------------------------------------------------------------------

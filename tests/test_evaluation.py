@@ -12,10 +12,17 @@ from click.testing import CliRunner
 from qa_assistant.cli import cli
 from qa_assistant.config import Settings
 from qa_assistant.eval_data import load_beir, load_questions, load_spans
-from qa_assistant.eval_runner import evaluate_beir, evaluate_spans
+from qa_assistant.eval_runner import (
+    evaluate_beir,
+    evaluate_spans,
+    span_grades,
+    span_outcomes,
+    temporary_assistant,
+)
 from qa_assistant.evaluation import (
     Location,
     QueryOutcome,
+    SpanQuery,
     dcg,
     matches_location,
     mrr_at_k,
@@ -256,6 +263,25 @@ def test_evaluate_spans_finds_the_gold_turns(tmp_path: Path) -> None:
     assert result.n_queries == 2
     assert result.recall_at_5 == 1.0
     assert result.by_language.keys() == {"en"}
+
+
+def test_every_passage_overlapping_a_gold_span_is_relevant(tmp_path: Path) -> None:
+    targets, docs, split = _tiny_spans(tmp_path)
+    data = load_spans(targets, docs, split)
+    text = (data.docs_dir / "M001.txt").read_text("utf-8")
+    whole = SpanQuery("all", "microphones budget recordings", "M001", ((0, len(text)),))
+    first = SpanQuery("first", "welcome", "M001", ((0, 10),))
+    settings = _fake_settings(tmp_path).model_copy(update={"chunk_chars": 100, "chunk_overlap": 0})
+    with temporary_assistant(settings, FakeEmbedder(), corpus_dir=data.docs_dir) as assistant:
+        assistant.add([data.docs_dir])
+        passages = assistant.document_passages(assistant.list_documents()[0].doc_id)
+        assert len(passages) > 1
+        assert span_grades(assistant, whole) == {p.passage_id: 1.0 for p in passages}
+        assert span_grades(assistant, first) == {passages[0].passage_id: 1.0}
+        outcome = span_outcomes(assistant, [whole], top_k=10)[0]
+    # All passages retrieved and all relevant: perfect scores; recall counts each passage.
+    assert set(outcome.ranking) == set(outcome.grades)
+    assert summarize([outcome]).ndcg_at_10 == pytest.approx(1.0)
 
 
 @pytest.fixture
