@@ -63,7 +63,12 @@ from qa_assistant.assistant import Assistant
 from qa_assistant.chunking import embedding_text, split_document
 from qa_assistant.config import Settings
 from qa_assistant.eval_data import load_beir, load_questions, load_spans
-from qa_assistant.eval_runner import beir_document, question_key, span_grades
+from qa_assistant.eval_runner import (
+    beir_document,
+    meeting_passages,
+    question_key,
+    span_grades,
+)
 from qa_assistant.evaluation import (
     GOLD_KEY,
     BeirQuery,
@@ -714,7 +719,8 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
 
     def span_keys(assistant: Assistant) -> Callable[[int, Sequence[Hit]], QueryOutcome]:
         """Outcomes for the layout of this index: its passages that overlap a gold span."""
-        grades = [span_grades(assistant, q) for q in queries]
+        meetings = meeting_passages(assistant)
+        grades = [span_grades(meetings, q) for q in queries]
 
         def keys(i: int, hits: Sequence[Hit]) -> QueryOutcome:
             ranking = tuple(h.passage.passage_id for h in hits)

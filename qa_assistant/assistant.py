@@ -266,7 +266,7 @@ class Assistant:
                         replace_doc_id=replaced,
                     )
                     offset += len(passages)
-                    self._prime_reranker(passages)
+                    self._prime(passages)
                     existing[doc.source] = doc.doc_id
                     status: FileStatus = "replaced" if replaced else "indexed"
                     reports.append(
@@ -370,8 +370,7 @@ class Assistant:
         store.write_document(
             doc, meta, passages, vectors, replace_doc_id=existing.doc_id if existing else None
         )
-        self._prime_highlights(passages)
-        self._prime_reranker(passages)
+        self._prime(passages)
         logger.info("indexed %s: %d passages", display_name(source), len(passages))
         return FileReport(
             path=source,
@@ -384,18 +383,16 @@ class Assistant:
             warnings=doc.warnings,
         )
 
-    def _prime_highlights(self, passages: list[Passage]) -> None:
-        """Embed the passages' sentences now (into the cache), so answers need not do it.
+    def _prime(self, passages: list[Passage]) -> None:
+        """Embed what questions will read, now (into the cache), so answers need not do it.
 
-        Highlighting scores every sentence of the shown passages against the question; doing
-        that at question time dominated `ask` latency (docs/benchmarks.md).
+        Highlighting and the second stage score every sentence of their passages against the
+        question (e5; embedded once for both), and the second stage reads each passage's USE-m3
+        vector. Doing that at question time dominated `ask` latency (docs/benchmarks.md).
         """
-        if self.settings.highlight_sentences > 0:
-            embed_with_cache(self.embedder, self.cache, sentence_texts(passages))
-
-    def _prime_reranker(self, passages: list[Passage]) -> None:
-        """Embed what the second stage reads now, so questions cost one USE embedding."""
         reranker = self.reranker
+        if self.settings.highlight_sentences > 0 or (reranker and reranker.reads_sentences):
+            embed_with_cache(self.embedder, self.cache, sentence_texts(passages))
         if reranker is not None:
             reranker.prepare(passages)
 
@@ -445,8 +442,7 @@ class Assistant:
                 embedded += len(set(texts)) - before
                 total_passages += len(passages)
                 new.write_document(doc, meta, passages, vectors)
-                self._prime_highlights(passages)
-                self._prime_reranker(passages)
+                self._prime(passages)
             new.flush()
             new.make_current()
             self._store = new

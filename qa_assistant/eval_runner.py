@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +27,7 @@ from qa_assistant.evaluation import (
     summarize,
 )
 from qa_assistant.language import detect_language
-from qa_assistant.types import Document, Hit, Segment
+from qa_assistant.types import Document, Hit, Passage, Segment
 
 if TYPE_CHECKING:
     from qa_assistant.config import Settings
@@ -134,20 +134,31 @@ def span_relevant(source: str, start: int, end: int, query: SpanQuery) -> bool:
     return Path(source).stem == query.meeting_id and overlaps_span(start, end, query.spans)
 
 
-def span_grades(assistant: Assistant, query: SpanQuery) -> dict[str, float]:
+def meeting_passages(assistant: Assistant) -> dict[str, list[tuple[str, Passage]]]:
+    """The indexed passages of each meeting (file stem), with their file: read once per run."""
+    found: dict[str, list[tuple[str, Passage]]] = {}
+    for document in assistant.list_documents():
+        passages = assistant.document_passages(document.doc_id)
+        found.setdefault(Path(document.source).stem, []).extend(
+            (document.source, p) for p in passages
+        )
+    return found
+
+
+def span_grades(
+    meetings: Mapping[str, Sequence[tuple[str, Passage]]], query: SpanQuery
+) -> dict[str, float]:
     """Every indexed passage of the query's meeting that overlaps a gold span: each is relevant.
 
     Gold spans are long (QMSum: median 22 turns), so a query has several relevant passages, and
-    nDCG@10 and recall count each of them, as for any judged passage set.
+    nDCG@10 and recall count each of them, as for any judged passage set. `meetings` comes from
+    `meeting_passages`.
     """
-    grades: dict[str, float] = {}
-    for document in assistant.list_documents():
-        if Path(document.source).stem != query.meeting_id:
-            continue
-        for passage in assistant.document_passages(document.doc_id):
-            if span_relevant(document.source, passage.char_start, passage.char_end, query):
-                grades[passage.passage_id] = 1.0
-    return grades
+    return {
+        p.passage_id: 1.0
+        for source, p in meetings.get(query.meeting_id, ())
+        if span_relevant(source, p.char_start, p.char_end, query)
+    }
 
 
 def span_outcomes(
@@ -158,12 +169,13 @@ def span_outcomes(
 ) -> list[QueryOutcome]:
     """Search every query; each retrieved passage inside the gold spans is relevant."""
     outcomes = []
+    meetings = meeting_passages(assistant)
     for number, query in enumerate(queries):
         progress(number, len(queries), "searching")
         hits = assistant.search(query.text, top_k)
         ranking = tuple(hit.passage.passage_id for hit in hits)
         language = _language(query.language, query.text)
-        grades = span_grades(assistant, query)
+        grades = span_grades(meetings, query)
         outcomes.append(
             QueryOutcome(query.query_id, language, ranking, grades, answerable=bool(grades))
         )

@@ -150,11 +150,15 @@ class Reranker:
         self.candidates = candidates
         self.weights = weights or StageWeights()
 
+    @property
+    def reads_sentences(self) -> bool:
+        """Whether questions read the candidates' sentence vectors (e5, cached at ingest)."""
+        return self.weights.sentence > 0
+
     def prepare(self, passages: Sequence[Passage]) -> None:
-        """Embed passages (USE-m3) and their sentences (e5) ahead of questions (at ingest)."""
+        """Embed passages with USE-m3 ahead of questions (at ingest; sentences are the
+        Assistant's, shared with highlighting)."""
         embed_with_cache(self.encoder, self.cache, [p.text for p in passages])
-        if self.weights.sentence:
-            embed_with_cache(self.embedder, self.cache, sentence_texts(list(passages)))
 
     def order(
         self,
@@ -174,7 +178,7 @@ class Reranker:
             return positions
         weights = self.weights
         sentence = list(first_scores)
-        if weights.sentence:
+        if self.reads_sentences:
             spans = [passage_sentences(p.text) for p in passages]
             texts = sentence_texts(list(passages), spans)
             vectors = embed_with_cache(self.embedder, self.cache, texts)

@@ -15,6 +15,7 @@ from qa_assistant.eval_data import load_beir, load_questions, load_spans
 from qa_assistant.eval_runner import (
     evaluate_beir,
     evaluate_spans,
+    meeting_passages,
     span_grades,
     span_outcomes,
     temporary_assistant,
@@ -276,8 +277,9 @@ def test_every_passage_overlapping_a_gold_span_is_relevant(tmp_path: Path) -> No
         assistant.add([data.docs_dir])
         passages = assistant.document_passages(assistant.list_documents()[0].doc_id)
         assert len(passages) > 1
-        assert span_grades(assistant, whole) == {p.passage_id: 1.0 for p in passages}
-        assert span_grades(assistant, first) == {passages[0].passage_id: 1.0}
+        meetings = meeting_passages(assistant)
+        assert span_grades(meetings, whole) == {p.passage_id: 1.0 for p in passages}
+        assert span_grades(meetings, first) == {passages[0].passage_id: 1.0}
         outcome = span_outcomes(assistant, [whole], top_k=10)[0]
     # All passages retrieved and all relevant: perfect scores; recall counts each passage.
     assert set(outcome.ranking) == set(outcome.grades)
