@@ -60,7 +60,7 @@ from support import (
 from qa_assistant import index_store
 from qa_assistant import search as search_module
 from qa_assistant.assistant import Assistant
-from qa_assistant.chunking import embedding_text, split_document
+from qa_assistant.chunking import Layout, embedding_text, split_document
 from qa_assistant.config import Settings
 from qa_assistant.eval_data import load_beir, load_questions, load_spans
 from qa_assistant.eval_runner import (
@@ -96,7 +96,6 @@ XQUAD_INDEXES: dict[str, dict[str, Any]] = {
     "chunks 1000/200": {"chunk_chars": 1000, "chunk_overlap": 200},
 }
 DEFAULT_NAME = "product hybrid (default)"
-QMSUM_DEFAULT = "product hybrid, transcript passages, 700/150"  # the default on QMSum
 BASELINES = ("BM25", "BM25 + English stemmer", "MiniLM-L6 dense", "e5-small dense", "USE-m3 dense")
 TOP_K = 30  # passages fetched from the product per query
 # Second-stage variants, each re-ordering the first stage's top TOP_K (as the product does).
@@ -110,9 +109,13 @@ KEYWORD_WEIGHTS = (0.25, 0.5)  # exact-term weight variants (the default is 0)
 # keyword_terms="layered": (weight of exact terms across languages, weight of words in the
 # question's language)
 LAYERED_WEIGHTS = ((0.0, 0.25), (0.0, 1.0), (0.5, 0.5))
-CHUNKS = ((400, 80), (700, 150), (1000, 200))
-WINDOW_WORDS = 200
+CHUNKS = ((400, 80), (700, 150), (1000, 200))  # reports (chunk_chars, chunk_overlap)
 DEFAULT_CHUNK = (700, 150)
+# transcripts (transcript_chunk_chars, transcript_chunk_overlap); passages cross speaker turns
+TRANSCRIPT_CHUNKS = ((700, 150), (700, 0), (1200, 0), (1500, 0))
+DEFAULT_TRANSCRIPT = (1200, 0)
+NEIGHBOUR_WEIGHTS = (0.25, 0.5, 1.0)  # variants of neighbour_weight (the default is 0: off)
+WINDOW_WORDS = 200
 SCIFACT_WHOLE = (2000, 300)  # SciFact abstracts average 1,493 characters
 THRESHOLDS = tuple(round(0.76 + 0.01 * i, 2) for i in range(12))
 MAX_FILE_BYTES = 100_000_000
@@ -248,12 +251,25 @@ class Units:
     e5_texts: list[str] | None = None  # what the product embeds (context line + text)
 
 
-def passages_of(documents: Sequence[Document], chunk: tuple[int, int]) -> list[Passage]:
-    return [p for doc in documents for p in split_document(doc, *chunk)]
+def layout(
+    chunk: tuple[int, int] = DEFAULT_CHUNK, transcript: tuple[int, int] = DEFAULT_TRANSCRIPT
+) -> Layout:
+    return Layout(*chunk, *transcript)
+
+
+def passages_of(
+    documents: Sequence[Document],
+    chunk: tuple[int, int] = DEFAULT_CHUNK,
+    transcript: tuple[int, int] = DEFAULT_TRANSCRIPT,
+) -> list[Passage]:
+    return [p for doc in documents for p in split_document(doc, layout(chunk, transcript))]
 
 
 def e5_texts(
-    documents: Sequence[Document], chunk: tuple[int, int], context: bool | None = None
+    documents: Sequence[Document],
+    chunk: tuple[int, int] = DEFAULT_CHUNK,
+    context: bool | None = None,
+    transcript: tuple[int, int] = DEFAULT_TRANSCRIPT,
 ) -> list[str]:
     """The texts the product embeds for these documents (its own `embedding_text`)."""
     if context is None:
@@ -261,7 +277,7 @@ def e5_texts(
     return [
         embedding_text(doc.title, p) if context else p.text
         for doc in documents
-        for p in split_document(doc, *chunk)
+        for p in split_document(doc, layout(chunk, transcript))
     ]
 
 
@@ -306,12 +322,6 @@ def qmsum_data() -> tuple[list[Document], list[SpanQuery]]:
         for path in sorted(data.docs_dir.glob("*.txt"))
     ]
     return documents, list(data.queries)
-
-
-def merged_turns(doc: Document) -> Document:
-    """The transcript with speakers dropped from its segments, so passages may span turns."""
-    segments = tuple(dataclasses.replace(s, speaker=None) for s in doc.segments)
-    return dataclasses.replace(doc, segments=segments)
 
 
 def word_windows(doc: Document, words: int = WINDOW_WORDS) -> list[tuple[int, int]]:
@@ -418,11 +428,13 @@ def product_rows(
     gate: bool = False,
     rerank: bool = True,
     index_seconds: float = 0.0,
+    neighbours: bool = False,
 ) -> list[Row]:
     """The product and its search-time variants on one index.
 
     Variants change the first stage only (second stage off), so they compare with the row
-    "…, first stage only"; the USE-m3 rows re-order that row's hits.
+    "…, first stage only"; the USE-m3 rows re-order that row's hits. The neighbour-weight
+    variants (`neighbours`) keep the second stage, as the default does.
     """
     rows = []
     started = time.perf_counter()
@@ -433,6 +445,13 @@ def product_rows(
     )
     # Variants of a non-default configuration carry its name, so rows stay unambiguous.
     prefix = "product" if name == DEFAULT_NAME else name
+    if neighbours:
+        for weight in NEIGHBOUR_WEIGHTS:
+            started = time.perf_counter()
+            other, ms = search_all(variant(assistant, neighbour_weight=weight), queries)
+            outcomes = [keys(i, h) for i, h in enumerate(other)]
+            label = f"{prefix}, transcripts read with neighbours (weight {weight})"
+            rows.append(row(label, outcomes, time.perf_counter() - started, ms))
     first = prefix if prefix.endswith("first stage") else f"{prefix}, first stage"
     if assistant.settings.rerank:
         assistant = variant(assistant, rerank=False)
@@ -663,10 +682,7 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
     windows = {d.source: word_windows(d) for d in documents}
     window_docs = [window_document(d, windows[d.source]) for d in documents]
     window_texts = [d.text[s:e] for d in documents for s, e in windows[d.source]]
-    turn_passages = {chunk: passages_of(documents, chunk) for chunk in CHUNKS}
-    merged_chunks = (DEFAULT_CHUNK, (1000, 200))
-    merged = [merged_turns(d) for d in documents]
-    merged_passages = {c: passages_of(merged, c) for c in merged_chunks}
+    passages = passages_of(documents)
     window_passages = passages_of(window_docs, (4000, 0))
     if not evaluate:
         steps: list[tuple[str, str, list[str]]] = [
@@ -674,13 +690,10 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
             ("minilm", "query", qtexts),
             ("use", "query", qtexts),
             ("minilm", "passage", window_texts),
-            ("e5", "passage", e5_texts(documents, DEFAULT_CHUNK)),
-            ("use", "passage", [p.text for p in turn_passages[DEFAULT_CHUNK]]),
-            ("e5", "passage", [p.text for p in turn_passages[DEFAULT_CHUNK]]),
+            ("use", "passage", [p.text for p in passages]),
             ("e5", "passage", [p.text for p in window_passages]),
-            ("e5", "passage", e5_texts(merged, DEFAULT_CHUNK)),
-            *(("e5", "passage", e5_texts(documents, c)) for c in CHUNKS),
-            ("e5", "passage", e5_texts(merged, (1000, 200))),
+            ("e5", "passage", e5_texts(documents, context=False)),
+            *(("e5", "passage", e5_texts(documents, transcript=t)) for t in TRANSCRIPT_CHUNKS),
         ]
         return all(prewarm(models[m], role, texts, budget) for m, role, texts in steps)
 
@@ -703,11 +716,10 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
         ranking = tuple(str(unit) for unit in labels[:DEPTH])
         return QueryOutcome(q.query_id, "en", ranking, dict.fromkeys(relevant, 1.0))
 
-    passages = turn_passages[DEFAULT_CHUNK]
     units = Units(
         [p.text for p in passages],
         [label("p", source_by_id[p.doc_id], p.char_start, p.char_end) for p in passages],
-        e5_texts(documents, DEFAULT_CHUNK),
+        e5_texts(documents),
     )
     whole = Units(
         window_texts,
@@ -730,39 +742,35 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
 
     # Layout variants run the first stage only: the second stage reads every passage's
     # sentences, which would have to be embedded anew for each layout.
-    for chunk in CHUNKS:
-        chars, overlap = chunk
-        default = chunk == DEFAULT_CHUNK
-        with product(models, chunk_chars=chars, chunk_overlap=overlap, rerank=default) as assistant:
+    for chars, overlap in TRANSCRIPT_CHUNKS:
+        default = (chars, overlap) == DEFAULT_TRANSCRIPT
+        with product(
+            models,
+            transcript_chunk_chars=chars,
+            transcript_chunk_overlap=overlap,
+            rerank=default,
+        ) as assistant:
             started = time.perf_counter()
             assistant.add_documents(documents)
             seconds = time.perf_counter() - started
             keys = span_keys(assistant)
-            name = f"product hybrid, transcript passages, {chars}/{overlap}"
+            name = DEFAULT_NAME if default else f"product, transcripts {chars}/{overlap}"
             name += "" if default else ", first stage"
             rows += product_rows(
-                models, assistant, qtexts, keys, name, default, False, default, seconds
+                models, assistant, qtexts, keys, name, default, False, default, seconds, True
             )
             if default:
                 rows += stemming_rows(models, assistant, qtexts, keys, name)
-    for chars, overlap in merged_chunks:
-        with product(models, chunk_chars=chars, chunk_overlap=overlap, rerank=False) as assistant:
-            started = time.perf_counter()
-            assistant.add_documents(merged)
-            seconds = time.perf_counter() - started
-            keys = span_keys(assistant)
-            name = f"product hybrid, turns merged, {chars}/{overlap}, first stage"
-            full = (chars, overlap) == DEFAULT_CHUNK
-            rows += product_rows(models, assistant, qtexts, keys, name, full, False, False, seconds)
     with product(models, embed_context=False, rerank=False) as assistant:
         started = time.perf_counter()
         assistant.add_documents(documents)
         seconds = time.perf_counter() - started
         keys = span_keys(assistant)
-        name = "product hybrid, transcript passages, 700/150, no context line, first stage"
+        name = "product, no context line, first stage"
         rows += product_rows(models, assistant, qtexts, keys, name, False, False, False, seconds)
     # Window documents carry one section per window only to fix the passage boundaries; the
-    # context line would show those section names, so it is off here.
+    # context line would show those section names, so it is off here. They are reports to the
+    # product, so reading them with their neighbours needs neighbour_kinds extended.
     with product(
         models, chunk_chars=4000, chunk_overlap=0, embed_context=False, rerank=False
     ) as assistant:
@@ -770,16 +778,20 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
         assistant.add_documents(window_docs)
         seconds = time.perf_counter() - started
         keys = span_keys(assistant)
-        name = f"product hybrid, {WINDOW_WORDS}-word windows (no context line), first stage"
-        rows += product_rows(models, assistant, qtexts, keys, name, True, False, False, seconds)
+        name = f"product, {WINDOW_WORDS}-word windows (no context line), first stage"
+        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False, seconds)
+        name += ", read with neighbours (weight 0.5)"
+        read_together = variant(
+            assistant, neighbour_kinds=("transcript", "report"), neighbour_weight=0.5
+        )
+        rows += product_rows(models, read_together, qtexts, keys, name, False, False, False)
     return {
         "description": (
             f"QMSum val: {len(documents)} meetings in one index, {len(queries)} specific queries; "
             "relevant = every passage (of the system's own layout) overlapping a gold span"
         ),
         "units": {
-            "speaker-turn passages (700/150)": len(passages),
-            "turns merged (700/150)": len(merged_passages[DEFAULT_CHUNK]),
+            "product passages (transcripts 1200/0)": len(passages),
             f"{WINDOW_WORDS}-word windows": len(window_texts),
         },
         "rows": add_ratios(rows),
@@ -789,7 +801,7 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
 def _qmsum_note(system: str) -> str:
     if system in ("BM25", "BM25 + English stemmer", "MiniLM-L6 dense"):
         return f"{WINDOW_WORDS}-word windows"
-    return "speaker-turn passages 700/150"
+    return "product passages (transcripts 1200/0)"
 
 
 def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] | bool:
@@ -803,6 +815,7 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
     if not evaluate:
         steps = [
             *(("e5", "passage", e5_texts(documents, c)) for c in CHUNKS),
+            *(("e5", "passage", e5_texts(documents, transcript=t)) for t in TRANSCRIPT_CHUNKS),
             ("e5", "passage", [p.text for p in chunked[DEFAULT_CHUNK]]),
             ("e5", "query", [q.question for q in questions] + negatives),
             ("minilm", "passage", [p.text for p in chunked[DEFAULT_CHUNK]]),
@@ -833,7 +846,8 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
         return QueryOutcome(f"q{i}", q.language or "und", tuple(ranking), {GOLD_KEY: 1.0})
 
     rows, _ = baseline_rows(models, units, units, qtexts, outcome)
-    rows = [dataclasses.replace(r, note="units: product passages 700/150") for r in rows]
+    note = "units: product passages (reports 700/150, transcripts 1200/0)"
+    rows = [dataclasses.replace(r, note=note) for r in rows]
 
     def keys(i: int, hits: Sequence[Hit]) -> QueryOutcome:
         q = answerable[i]
@@ -847,11 +861,11 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
             started = time.perf_counter()
             assistant.add([CORPUS])
             seconds = time.perf_counter() - started
-            name = f"product hybrid, chunks {chars}/{overlap}"
+            name = f"product, reports {chars}/{overlap}"
             if default:
                 name = "product hybrid (default)"
             product_result = product_rows(
-                models, assistant, qtexts, keys, name, default, default, default, seconds
+                models, assistant, qtexts, keys, name, default, default, default, seconds, default
             )
             rows += product_result
             if default:
@@ -861,6 +875,19 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
                 by_language = {
                     lang: dataclasses.asdict(m) for lang, m in result.by_language.items()
                 }
+    for chars, overlap in TRANSCRIPT_CHUNKS:
+        if (chars, overlap) == DEFAULT_TRANSCRIPT:
+            continue
+        with product(
+            models, transcript_chunk_chars=chars, transcript_chunk_overlap=overlap
+        ) as assistant:
+            started = time.perf_counter()
+            assistant.add([CORPUS])
+            seconds = time.perf_counter() - started
+            name = f"product, transcripts {chars}/{overlap}"
+            rows += product_rows(
+                models, assistant, qtexts, keys, name, False, False, False, seconds
+            )
     with keyword_tokenizer(NO_FOLDING), product(models) as assistant:
         assistant.add([CORPUS])
         name = "product, FTS5 without accent folding"
@@ -981,14 +1008,14 @@ def targets_table(results: dict[str, Any]) -> list[str]:
     if "qmsum" in sets:
         rows = sets["qmsum"]["rows"]
         best = max(r["ndcg_at_10"] for r in rows if r["system"] in BASELINES)
-        default = _find(rows, QMSUM_DEFAULT)["ndcg_at_10"]
+        default = _find(rows, DEFAULT_NAME)["ndcg_at_10"]
         add("QMSum val nDCG@10 ≥ 1.3 × best baseline", default / best, 1.3, f" × ({best:.3f})")
     worse, below_single = [], []
     for name, block in sets.items():
         groups = block["pairs"].items() if "pairs" in block else [(name, block)]
         for label, group in groups:
             rows = group["rows"]
-            default = next(r for r in rows if r["system"] in (DEFAULT_NAME, QMSUM_DEFAULT))
+            default = _find(rows, DEFAULT_NAME)
             if default["ndcg_at_10"] < _find(rows, "BM25")["ndcg_at_10"]:
                 worse.append(label)
             # The retrievers the fusion runs, on the passages it ranks: on QMSum, BM25 on the

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa_assistant import __version__
-from qa_assistant.chunking import embedding_text, split_document
+from qa_assistant.chunking import Layout, embedding_text, split_document
 from qa_assistant.errors import (
     DocumentNotFoundError,
     IndexMismatchError,
@@ -139,6 +139,8 @@ class Assistant:
             dimension=self.embedder.dimension,
             chunk_chars=self.settings.chunk_chars,
             chunk_overlap=self.settings.chunk_overlap,
+            transcript_chunk_chars=self.settings.transcript_chunk_chars,
+            transcript_chunk_overlap=self.settings.transcript_chunk_overlap,
             package_version=__version__,
         )
 
@@ -150,14 +152,16 @@ class Assistant:
             return store
         store = self._current_store()
         manifest = store.manifest
-        if (manifest.chunk_chars, manifest.chunk_overlap) != (
-            self.settings.chunk_chars,
-            self.settings.chunk_overlap,
-        ):
+        built = Layout(
+            manifest.chunk_chars,
+            manifest.chunk_overlap,
+            manifest.transcript_chunk_chars,
+            manifest.transcript_chunk_overlap,
+        )
+        if built != self.settings.layout:
             raise IndexMismatchError(
-                f"index built with passages of {manifest.chunk_chars} chars "
-                f"(overlap {manifest.chunk_overlap}), settings say {self.settings.chunk_chars} "
-                f"({self.settings.chunk_overlap}): run `qa-assistant rebuild` first"
+                f"index built with passages of {_sizes(built)}, settings say "
+                f"{_sizes(self.settings.layout)}: run `qa-assistant rebuild` first"
             )
         return store
 
@@ -170,6 +174,8 @@ class Assistant:
             keyword_terms=settings.keyword_terms,
             word_weight=settings.word_weight,
             stemming=settings.stemming,
+            neighbour_weight=settings.neighbour_weight,
+            neighbour_kinds=settings.neighbour_kinds,
             highlight_sentences=settings.highlight_sentences,
             link_base_url=self._link_base_url,
             corpus_dir=str(settings.corpus_dir.resolve()),
@@ -244,10 +250,7 @@ class Assistant:
             for first in range(0, len(pending), ADD_DOCUMENTS_BATCH):
                 progress(first, len(pending), "embedding passages")
                 batch = pending[first : first + ADD_DOCUMENTS_BATCH]
-                split = [
-                    split_document(doc, self.settings.chunk_chars, self.settings.chunk_overlap)
-                    for doc in batch
-                ]
+                split = [split_document(doc, self.settings.layout) for doc in batch]
                 texts = [
                     self._embedding_text(doc, p)
                     for doc, passages in zip(batch, split, strict=True)
@@ -363,7 +366,7 @@ class Assistant:
                 error=f"same content as {display_name(twin.source)}, already indexed",
             )
         doc = read_document(path, meta, source, int(self.settings.max_file_mb * 1_000_000))
-        passages = split_document(doc, self.settings.chunk_chars, self.settings.chunk_overlap)
+        passages = split_document(doc, self.settings.layout)
         vectors = embed_with_cache(
             self.embedder, self.cache, [self._embedding_text(doc, p) for p in passages]
         )
@@ -432,9 +435,7 @@ class Assistant:
             embedded = reused = total_passages = 0
             for number, (doc, meta) in enumerate(documents, start=1):
                 progress(number - 1, len(documents), f"embedding {display_name(doc.source)}")
-                passages = split_document(
-                    doc, self.settings.chunk_chars, self.settings.chunk_overlap
-                )
+                passages = split_document(doc, self.settings.layout)
                 texts = [self._embedding_text(doc, p) for p in passages]
                 before = len(self.cache.get_many(self.embedder.name, [text_sha(t) for t in texts]))
                 vectors = embed_with_cache(self.embedder, self.cache, texts)
@@ -526,3 +527,10 @@ def _sessions_of(hits: Iterable[Hit]) -> tuple[Session, ...]:
         if session is not None:
             seen.setdefault(session.session_id, session)
     return tuple(list(seen.values())[:SUGGESTED_SESSIONS])
+
+
+def _sizes(layout: Layout) -> str:
+    return (
+        f"{layout.chars} chars (overlap {layout.overlap}), transcripts "
+        f"{layout.transcript_chars} ({layout.transcript_overlap})"
+    )

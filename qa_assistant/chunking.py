@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from qa_assistant.language import detect_language
 from qa_assistant.types import Document, Passage, Segment
@@ -74,32 +75,17 @@ def blocks(doc: Document) -> list[tuple[Segment, ...]]:
 
 
 def windows(
-    spans: list[tuple[int, int]],
-    max_chars: int,
-    overlap: int,
-    breaks: frozenset[int] = frozenset(),
+    spans: list[tuple[int, int]], max_chars: int, overlap: int
 ) -> Iterator[tuple[int, int]]:
-    """Greedy windows of whole sentences up to max_chars, repeating up to `overlap` chars.
-
-    `breaks` are indices of spans that start a new speaker turn: a window ends before one once
-    it holds half of max_chars, and the next window starts at the turn without overlap. Short
-    turns ("Yes.", "Thank you") are thus read with their neighbours, long ones stand alone.
-    """
+    """Greedy windows of whole sentences up to max_chars, repeating up to `overlap` chars."""
     index = 0
     while index < len(spans):
         stop = index + 1
-        at_turn = False
         while stop < len(spans) and spans[stop][1] - spans[index][0] <= max_chars:
-            if stop in breaks and spans[stop - 1][1] - spans[index][0] >= max_chars // 2:
-                at_turn = True
-                break
             stop += 1
         yield spans[index][0], spans[stop - 1][1]
         if stop >= len(spans):
             return
-        if at_turn:
-            index = stop
-            continue
         window_end = spans[stop - 1][1]
         next_index = stop
         while next_index - 1 > index and window_end - spans[next_index - 1][0] <= overlap:
@@ -112,18 +98,34 @@ def passage_id(doc_id: str, start: int, end: int) -> str:
     return hashlib.sha256(f"{doc_id}:{start}:{end}".encode()).hexdigest()[:PASSAGE_ID_CHARS]
 
 
-def split_document(doc: Document, max_chars: int, overlap: int) -> list[Passage]:
-    """Cut `doc` into passages of about `max_chars`, never across a section.
+@dataclass(frozen=True)
+class Layout:
+    """Passage sizes in characters: reports and slides, and transcripts.
 
-    Reports and slides also break at every speaker change. Transcripts keep a long turn to
-    itself but read short turns together (see `windows`), never across a change of language.
+    A conversation says less per character than a report (turn-taking, hesitations, "yes,
+    exactly") and one topic runs over several turns, so transcripts are read in longer
+    passages that cross speaker turns, without overlap (docs/benchmarks.md, QMSum).
+    """
+
+    chars: int = 700
+    overlap: int = 150
+    transcript_chars: int = 1200
+    transcript_overlap: int = 0
+
+
+def split_document(doc: Document, layout: Layout) -> list[Passage]:
+    """Cut `doc` into passages of about the layout's size, never across a section.
+
+    Reports and slides also break at every speaker change. Transcripts read turns together
+    (each turn opens with its speaker's name, so the text says who speaks), never across a
+    change of language.
     """
     if doc.kind == "transcript":
-        return _split_transcript(doc, max_chars, overlap)
+        return _split_transcript(doc, layout.transcript_chars, layout.transcript_overlap)
     passages: list[Passage] = []
     for run in blocks(doc):
-        spans = _spans(doc, run[0].char_start, run[-1].char_end, max_chars)
-        for start, end in windows(spans, max_chars, overlap):
+        spans = _spans(doc, run[0].char_start, run[-1].char_end, layout.chars)
+        for start, end in windows(spans, layout.chars, layout.overlap):
             passages.append(_make_passage(doc, run, start, end, doc.language))
     return passages
 
@@ -153,14 +155,13 @@ def _split_transcript(doc: Document, max_chars: int, overlap: int) -> list[Passa
             stretches.append((language, [turn]))
     passages: list[Passage] = []
     for language, turns in stretches:
-        spans: list[tuple[int, int]] = []
-        breaks: set[int] = set()
-        for turn in turns:
-            if spans:
-                breaks.add(len(spans))
-            spans += _spans(doc, turn[0].char_start, turn[-1].char_end, max_chars)
+        spans = [
+            span
+            for turn in turns
+            for span in _spans(doc, turn[0].char_start, turn[-1].char_end, max_chars)
+        ]
         segments = tuple(s for turn in turns for s in turn)
-        for start, end in windows(spans, max_chars, overlap, frozenset(breaks)):
+        for start, end in windows(spans, max_chars, overlap):
             passages.append(_make_passage(doc, segments, start, end, language))
     return passages
 

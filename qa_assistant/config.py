@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qa_assistant.chunking import Layout
+
 DEFAULT_MODEL = "multilingual-e5-small"
 
 
@@ -19,6 +21,16 @@ class Settings(BaseSettings):
     """Configuration built once at the edge (defaults < environment < flags) and passed down."""
 
     model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    @property
+    def layout(self) -> Layout:
+        """The passage sizes the chunker uses."""
+        return Layout(
+            self.chunk_chars,
+            self.chunk_overlap,
+            self.transcript_chunk_chars,
+            self.transcript_chunk_overlap,
+        )
 
     index_dir: Path = Field(Path("index"), description="Folder holding the built index.")
     corpus_dir: Path = Field(
@@ -32,9 +44,17 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="Embedding model: multilingual-e5-small, all-MiniLM-L6-v2 or a local folder.",
     )
-    chunk_chars: int = Field(700, ge=100, description="Target passage size in characters.")
+    chunk_chars: int = Field(
+        700, ge=100, description="Target passage size in characters (reports, slides, notes)."
+    )
     chunk_overlap: int = Field(
         150, ge=0, description="Characters of context repeated between neighbouring passages."
+    )
+    transcript_chunk_chars: int = Field(
+        1200, ge=100, description="Target passage size in characters for transcripts."
+    )
+    transcript_chunk_overlap: int = Field(
+        0, ge=0, description="Characters repeated between neighbouring transcript passages."
     )
     embed_context: bool = Field(
         True, description="Embed each passage with its document title and section/speaker."
@@ -63,6 +83,17 @@ class Settings(BaseSettings):
         False,
         description="Word search compares Snowball stems (pensiones ~ pensión) instead of the"
         " words as written (accents folded either way).",
+    )
+    neighbour_weight: float = Field(
+        0.0,
+        ge=0.0,
+        description="Weight of a passage's neighbours in its document when scoring it (itself"
+        " 1; two passages away, half): a passage inside a discussion of the question ranks"
+        " above one that only shares its words; 0 = each passage alone.",
+    )
+    neighbour_kinds: tuple[str, ...] = Field(
+        ("transcript",),
+        description="Kinds of document whose passages are scored with their neighbours.",
     )
     rerank: bool = Field(
         True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from typing import TypeVar
 
 Key = TypeVar("Key", bound=Hashable)
@@ -63,3 +63,31 @@ def standard_scores(values: Sequence[float]) -> list[float]:
     if spread == 0:
         return [0.0 for _ in values]
     return [(v - mean) / spread for v in values]
+
+
+def neighbour_smoothed(
+    scores: Mapping[Key, float],
+    adjacent: Mapping[Key, Sequence[Key | None]],
+    weight: float,
+) -> dict[Key, float]:
+    """Each passage's score blended with its neighbours' in the document (pure).
+
+    `adjacent[key]` lists the passages at offsets -r..r around `key` in text order (the key
+    itself in the middle, None past either end of the document). The passage weighs 1, its
+    direct neighbours `weight`, and each further step halves the weight; the blend is the
+    weighted mean over the neighbours that exist, a neighbour without a score counting 0.
+    A discussion runs over several passages: a passage inside it gains from its neighbours,
+    a passage that only shares a word with the question stands alone.
+    """
+    smoothed: dict[Key, float] = {}
+    for key, around in adjacent.items():
+        radius = len(around) // 2
+        total = norm = 0.0
+        for offset, neighbour in enumerate(around, start=-radius):
+            if neighbour is None:
+                continue
+            w = 1.0 if offset == 0 else weight / 2 ** (abs(offset) - 1)
+            total += w * scores.get(neighbour, 0.0)
+            norm += w
+        smoothed[key] = total / norm
+    return smoothed

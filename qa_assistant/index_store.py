@@ -17,6 +17,7 @@ rebuilds from the vectors stored in SQLite.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ import secrets
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: the keyword index has a column of Snowball stems
+FORMAT_VERSION = 3  # 2: the keyword index has a column of Snowball stems; 3: transcript sizes
 CURRENT_FILE = "CURRENT"
 CACHE_FILE = "embeddings.sqlite"
 STORE_FILE = "store.sqlite"
@@ -108,6 +109,8 @@ class Manifest:
     dimension: int
     chunk_chars: int
     chunk_overlap: int
+    transcript_chunk_chars: int = 0
+    transcript_chunk_overlap: int = 0
     format_version: int = FORMAT_VERSION
     package_version: str = ""
     created_at: str = ""
@@ -197,6 +200,7 @@ class IndexStore:
         self._vectors = VectorIndex(manifest.dimension)
         self._vectors_generation = -1
         self._languages: tuple[int, tuple[str, ...]] | None = None
+        self._order: tuple[int, dict[int, tuple[str, list[int], int]]] | None = None
         self._load_vectors()
 
     # ----- versions -------------------------------------------------------------------------
@@ -576,6 +580,60 @@ class IndexStore:
                 logger.warning("keyword query %r failed: %s", match, exc)
                 return []
         return [(int(r[0]), float(r[1])) for r in rows]
+
+    def keyword_scores(
+        self, match: str, row_ids: list[int], filters: SearchFilters
+    ) -> dict[int, float]:
+        """BM25 scores (higher is better) of the given passages that match; others are absent."""
+        if not row_ids:
+            return {}
+        where, params = _filter_sql(filters)
+        marks = ",".join("?" * len(row_ids))
+        sql = (
+            "SELECT f.rowid, -bm25(passages_fts) FROM passages_fts f"
+            " JOIN passages p ON p.id = f.rowid JOIN documents d ON d.doc_id = p.doc_id"
+            f" WHERE passages_fts MATCH ? AND f.rowid IN ({marks})"
+            f" {'AND ' + where if where else ''}"
+        )
+        with self._lock:
+            try:
+                rows = self._db.execute(sql, [match, *row_ids, *params]).fetchall()
+            except sqlite3.OperationalError as exc:
+                logger.warning("keyword query %r failed: %s", match, exc)
+                return {}
+        return {int(r[0]): float(r[1]) for r in rows}
+
+    def adjacent(
+        self, row_ids: Iterable[int], radius: int, kinds: Collection[str] | None = None
+    ) -> dict[int, tuple[int | None, ...]]:
+        """For each passage, the passages at offsets -radius..radius in its document's text
+        order (itself in the middle; None past either end). In documents of a kind not in
+        `kinds` (when given) a passage has no neighbours."""
+        with self._lock:
+            generation = self.generation()
+            if self._order is None or self._order[0] != generation:
+                position: dict[int, tuple[str, list[int], int]] = {}
+                rows = self._db.execute(
+                    "SELECT p.id, p.doc_id, d.kind FROM passages p"
+                    " JOIN documents d ON d.doc_id = p.doc_id"
+                    " ORDER BY p.doc_id, p.char_start, p.id"
+                ).fetchall()
+                for (_, kind), group in itertools.groupby(rows, key=lambda r: (r[1], r[2])):
+                    ids = [r[0] for r in group]
+                    position.update((row_id, (kind, ids, i)) for i, row_id in enumerate(ids))
+                self._order = (generation, position)
+            position = self._order[1]
+        result: dict[int, tuple[int | None, ...]] = {}
+        for row_id in row_ids:
+            if row_id not in position:
+                continue
+            kind, ids, at = position[row_id]
+            if kinds is not None and kind not in kinds:
+                ids, at = [row_id], 0
+            result[row_id] = tuple(
+                ids[i] if 0 <= i < len(ids) else None for i in range(at - radius, at + radius + 1)
+            )
+        return result
 
     def languages(self) -> tuple[str, ...]:
         """Languages the passages are written in (memoised per generation)."""

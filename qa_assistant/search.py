@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa_assistant.answering import choose_highlights, make_citation, passage_sentences
-from qa_assistant.fusion import fuse_within_group, reciprocal_rank_fusion
+from qa_assistant.fusion import fuse_within_group, neighbour_smoothed, reciprocal_rank_fusion
 from qa_assistant.keyword_index import (
     STEMS_COLUMN,
     TEXT_COLUMN,
@@ -40,6 +40,9 @@ class SearchOptions:
     keyword_terms: str = "layered"
     word_weight: float = 0.5
     stemming: bool = False
+    neighbour_weight: float = 0.0
+    neighbour_radius: int = 2
+    neighbour_kinds: tuple[str, ...] | None = None
     highlight_sentences: int = 2
     link_base_url: str | None = None
     corpus_dir: str = "corpus"
@@ -106,20 +109,22 @@ class HybridSearcher:
         word_language = detect_language(question, default="und", among=self.store.languages())
         exact: list[tuple[int, float]] = []
         words: list[tuple[int, float]] = []
+        word_match: str | None = None
+        word_filters = _within(filters, word_language)
         if options.keyword_terms in ("exact", "layered") and options.keyword_weight > 0:
             exact = self._keyword(fts_query(exact_terms(question), TEXT_COLUMN), filters)
         if options.keyword_terms in ("all", "layered"):
-            words = self._keyword(
-                _word_query(question, word_language, options.stemming),
-                _within(filters, word_language),
+            word_match = _word_query(question, word_language, options.stemming)
+            words = self._keyword(word_match, word_filters)
+        cosine = dict(dense)
+        best = max(cosine.values(), default=0.0)  # what abstention compares with min_score
+        if options.neighbour_weight > 0:
+            dense, words = self._in_context(
+                query_vector, dense, words, word_match, filters, word_filters, cosine
             )
         keyword = exact + words
         passages = self.store.passages(sorted({i for i, _ in dense} | {i for i, _ in keyword}))
-        cosine = dict(dense)
-        missing = [i for i in passages if i not in cosine]
-        if missing:
-            vectors = self.store.stored_vectors(missing)
-            cosine.update(zip(missing, (vectors @ query_vector).tolist(), strict=True))
+        self._cosines(query_vector, [i for i in passages if i not in cosine], cosine)
         ranked = self._rank(dense, exact, words, passages, cosine, word_language)
         dense_ids = {i for i, _ in dense}
         keyword_ids = {i for i, _ in keyword}
@@ -168,8 +173,60 @@ class HybridSearcher:
                     highlights=marks,
                 )
             )
-        best = max((float(s) for _, s in dense), default=0.0)
-        return SearchResult(hits=tuple(hits), best_score=best, query_language=query_language)
+        return SearchResult(hits=tuple(hits), best_score=float(best), query_language=query_language)
+
+    def _cosines(
+        self, query_vector: NDArray[np.float32], row_ids: list[int], into: dict[int, float]
+    ) -> None:
+        """Add the question's cosine with each stored passage vector to `into`."""
+        if row_ids:
+            vectors = self.store.stored_vectors(row_ids)
+            into.update(zip(row_ids, (vectors @ query_vector).tolist(), strict=True))
+
+    def _in_context(
+        self,
+        query_vector: NDArray[np.float32],
+        dense: list[tuple[int, float]],
+        words: list[tuple[int, float]],
+        word_match: str | None,
+        filters: SearchFilters,
+        word_filters: SearchFilters | None,
+        cosine: dict[int, float],
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """Both rankings re-scored with each passage's neighbours (`neighbour_smoothed`).
+
+        The candidates grow by the neighbours of every hit, so that a passage in the middle of
+        a matching discussion is found even when its own words match less; the cosines and
+        word scores of their neighbours in turn are read from the index.
+        """
+        options = self.options
+        radius = options.neighbour_radius
+        hits = {i for i, _ in dense} | {i for i, _ in words}
+        around = self.store.adjacent(sorted(hits), radius, options.neighbour_kinds)
+        if all(sum(j is not None for j in row) == 1 for row in around.values()):
+            return dense, words  # no hit has neighbours (e.g. no transcript among them)
+        candidates = {j for row in around.values() for j in row if j is not None}
+        allowed = self.store.allowed_ids(filters)
+        if allowed is not None:
+            candidates &= set(allowed.tolist())
+        around = self.store.adjacent(sorted(candidates), radius, options.neighbour_kinds)
+        context = sorted({j for row in around.values() for j in row if j is not None})
+        self._cosines(query_vector, [i for i in context if i not in cosine], cosine)
+        word_scores = dict(words)
+        if word_match is not None and word_filters is not None:
+            unseen = [i for i in context if i not in word_scores]
+            word_scores.update(self.store.keyword_scores(word_match, unseen, word_filters))
+        limit = options.candidates
+
+        def ranking(scores: dict[int, float], matched: set[int]) -> list[tuple[int, float]]:
+            smoothed = neighbour_smoothed(scores, around, options.neighbour_weight)
+            ranked = sorted(
+                (i for i in candidates if i in matched), key=lambda i: (-smoothed[i], i)
+            )
+            return [(i, smoothed[i]) for i in ranked[:limit]]
+
+        matched = {i for i in candidates if any(j in word_scores for j in around[i])}
+        return ranking(cosine, candidates), ranking(word_scores, matched)
 
     def _keyword(self, match: str | None, filters: SearchFilters | None) -> list[tuple[int, float]]:
         if match is None or filters is None:

@@ -36,7 +36,7 @@ class Segment:
 
     `char_start`/`char_end` index into `Document.text`. Consecutive segments with the same
     `speaker` and `section` form a block (a speaker turn, a section): no passage crosses a
-    section; transcript passages read short turns together (chunking.split_document).
+    section; transcript passages read turns together (chunking.split_document).
     """
 
     char_start: int
@@ -73,7 +73,7 @@ class Passage:
     """A window of a document's text, with the provenance it covers. Never carries a score.
 
     `speaker` is the speaker with most of the passage's characters; a transcript passage that
-    reads several short turns shows every speaker's name in its text.
+    reads several turns shows every speaker's name in its text.
     """
 
     passage_id: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa_assistant.chunking import sentence_spans, split_document, windows
+from qa_assistant.chunking import Layout, sentence_spans, split_document, windows
 from qa_assistant.types import Document, Segment
 
 WORDS = st.sampled_from(
@@ -86,7 +86,7 @@ def test_passages_keep_offsets_pages_and_times(
         )
     )
     doc = _document(texts, kind, speakers)
-    passages = split_document(doc, max_chars, overlap)
+    passages = split_document(doc, Layout(max_chars, overlap, max_chars, overlap))
     assert passages
     covered = set()
     for passage in passages:
@@ -104,7 +104,7 @@ def test_passages_keep_offsets_pages_and_times(
             # A report passage never mixes speakers.
             assert speakers == {passage.speaker}
         else:
-            # A transcript passage may read short turns together; it names its main speaker.
+            # A transcript passage may read turns together; it names its main speaker.
             assert passage.speaker in speakers or (passage.speaker is None and speakers == {None})
         if kind == "report":
             assert passage.pages == (min(s.page for s in inside), max(s.page for s in inside))
@@ -118,44 +118,41 @@ def test_passages_keep_offsets_pages_and_times(
 
 def test_passage_spanning_two_pages_says_so() -> None:
     doc = _document(["First page ends here.", "Second page starts here."], "report", [None, None])
-    (passage,) = split_document(doc, 500, 0)
+    (passage,) = split_document(doc, Layout(500, 0))
     assert passage.pages == (1, 2)
 
 
-def test_short_turns_are_read_together_under_the_main_speaker() -> None:
+def test_turns_are_read_together_under_the_main_speaker() -> None:
     doc = _document(
         ["Does ANSES pay the allowance every month?", "Yes.", "It pays it on the tenth."],
         "transcript",
         ["A", "B", "A"],
     )
-    (passage,) = split_document(doc, 500, 0)
+    (passage,) = split_document(doc, Layout(transcript_chars=500))
     assert passage.text == doc.text.strip()
     assert passage.speaker == "A"
 
 
-def test_a_long_turn_ends_its_passage_at_the_next_turn() -> None:
-    long_turn = " ".join(["The allowance reaches every child in the programme."] * 6)
-    doc = _document([long_turn, "Thank you, that is clear."], "transcript", ["A", "B"])
-    passages = split_document(doc, 500, 100)
-    assert [p.speaker for p in passages] == ["A", "B"]
-    assert passages[-1].text == "Thank you, that is clear."
+def test_transcripts_have_their_own_passage_size() -> None:
+    turn = " ".join(["The allowance reaches every child in the programme."] * 6)
+    transcript = _document([turn, turn, turn], "transcript", ["A", "B", "A"])
+    report = _document([turn, turn, turn], "report", [None, None, None])
+    layout = Layout(chars=400, overlap=0, transcript_chars=700, transcript_overlap=0)
+    spoken = split_document(transcript, layout)
+    assert len(spoken) == 2 and 400 < len(spoken[0].text) <= 700
+    written = split_document(report, layout)
+    assert len(written) == 3 and all(len(p.text) <= 400 for p in written)
 
 
 def test_report_passages_break_at_speaker_changes() -> None:
     doc = _document(["Hello all.", "Thank you."], "report", ["A", "B"])
-    assert [p.speaker for p in split_document(doc, 500, 0)] == ["A", "B"]
+    assert [p.speaker for p in split_document(doc, Layout(500, 0))] == ["A", "B"]
 
 
 def test_sentence_spans_respect_abbreviations_and_arabic_question_mark() -> None:
     text = "Mr. Brau spoke. Was it clear? نعم؟ Yes!"
     spans = [text[s:e] for s, e in sentence_spans(text)]
     assert spans == ["Mr. Brau spoke.", "Was it clear?", "نعم؟", "Yes!"]
-
-
-def test_windows_stop_at_a_turn_once_half_full() -> None:
-    spans = [(0, 10), (11, 20), (21, 30), (31, 40)]
-    # A turn starts at span 1 (window only 10 chars: keep going) and at span 3 (30 chars: stop).
-    assert list(windows(spans, 40, 10, frozenset({1, 3}))) == [(0, 30), (31, 40)]
 
 
 def test_windows_overlap_by_whole_sentences() -> None:
@@ -166,6 +163,6 @@ def test_windows_overlap_by_whole_sentences() -> None:
 
 def test_passage_ids_are_stable() -> None:
     doc = _document(["Same text. Twice."], "report", [None])
-    assert [p.passage_id for p in split_document(doc, 300, 50)] == [
-        p.passage_id for p in split_document(doc, 300, 50)
+    assert [p.passage_id for p in split_document(doc, Layout(300, 50))] == [
+        p.passage_id for p in split_document(doc, Layout(300, 50))
     ]

@@ -272,7 +272,9 @@ def test_every_passage_overlapping_a_gold_span_is_relevant(tmp_path: Path) -> No
     text = (data.docs_dir / "M001.txt").read_text("utf-8")
     whole = SpanQuery("all", "microphones budget recordings", "M001", ((0, len(text)),))
     first = SpanQuery("first", "welcome", "M001", ((0, 10),))
-    settings = _fake_settings(tmp_path).model_copy(update={"chunk_chars": 100, "chunk_overlap": 0})
+    settings = _fake_settings(tmp_path).model_copy(
+        update={"transcript_chunk_chars": 100, "transcript_chunk_overlap": 0}
+    )
     with temporary_assistant(settings, FakeEmbedder(), corpus_dir=data.docs_dir) as assistant:
         assistant.add([data.docs_dir])
         passages = assistant.document_passages(assistant.list_documents()[0].doc_id)

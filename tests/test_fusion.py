@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa_assistant.fusion import fuse_within_group, reciprocal_rank_fusion
+from qa_assistant.fusion import fuse_within_group, neighbour_smoothed, reciprocal_rank_fusion
 from qa_assistant.keyword_index import exact_terms, keyword_terms
 from qa_assistant.language import detect_language
 from qa_assistant.search import HybridSearcher, SearchOptions
@@ -34,6 +34,21 @@ def test_fusion_within_a_group_is_plain_rrf_when_everything_is_in_it() -> None:
     words = ["c", "b"]
     expected = [k for k, _ in reciprocal_rank_fusion([base, words], [1.0, 0.5], k=60)]
     assert fuse_within_group(base, set(base), words, weight=0.5, k=60) == expected
+
+
+def test_neighbour_smoothing_matches_hand_computation() -> None:
+    scores = {"a": 1.0, "b": 0.0, "c": 0.5, "d": 0.2}
+    adjacent = {
+        # radius 2: offsets -2, -1, 0, +1, +2
+        "b": ("x", "a", "b", "c", "d"),  # x has no score: counts 0
+        "a": (None, None, "a", "b", "c"),  # first passage of its document
+        "d": ("d",),  # a passage without neighbours keeps its score
+    }
+    smoothed = neighbour_smoothed(scores, adjacent, weight=0.5)
+    # weights 0.25, 0.5, 1, 0.5, 0.25 (sum 2.5) over the neighbours that exist
+    assert smoothed["b"] == pytest.approx((0.25 * 0 + 0.5 * 1.0 + 0 + 0.5 * 0.5 + 0.25 * 0.2) / 2.5)
+    assert smoothed["a"] == pytest.approx((1.0 + 0.5 * 0 + 0.25 * 0.5) / 1.75)
+    assert smoothed["d"] == pytest.approx(0.2)
 
 
 def test_keyword_terms_drop_function_words_in_four_languages() -> None:

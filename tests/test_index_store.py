@@ -12,7 +12,7 @@ import pytest
 from qa_assistant.assistant import Assistant
 from qa_assistant.errors import DocumentNotFoundError, IndexMismatchError, IndexMissingError
 from qa_assistant.index_store import read_current
-from qa_assistant.types import DocumentMeta, SearchFilters, Session
+from qa_assistant.types import Document, DocumentMeta, SearchFilters, Segment, Session
 from qa_assistant.vector_index import VectorIndex
 
 from .conftest import FakeEmbedder, fake_settings
@@ -241,3 +241,91 @@ def test_vector_index_matches_brute_force() -> None:
     hits = index.search(query, 5, allowed)
     assert all(i in set(allowed.tolist()) for i, _ in hits) and len(hits) == 5
     assert index.remove(ids[:100]) == 100 and len(index) == 100
+
+
+def _transcript(name: str, turns: list[str]) -> Document:
+    """A transcript whose every turn is a section of its own, so each turn is one passage."""
+    text, segments, offset = "", [], 0
+    for number, turn in enumerate(turns):
+        if text:
+            text += "\n\n"
+            offset += 2
+        segments.append(
+            Segment(
+                char_start=offset,
+                char_end=offset + len(turn),
+                start_seconds=60.0 * number,
+                end_seconds=60.0 * number + 59,
+                section=f"part {number}",
+            )
+        )
+        text += turn
+        offset += len(turn)
+    return Document(
+        doc_id=name,
+        source=f"{name}.vtt",
+        sha256=name,
+        title=name,
+        kind="transcript",
+        doc_format="vtt",
+        language="en",
+        text=text,
+        segments=tuple(segments),
+    )
+
+
+def test_neighbours_lift_a_passage_inside_a_discussion(tmp_path: Path) -> None:
+    """One meeting discusses the reform over three passages; another mentions it in passing,
+    in more of the question's words, between unrelated talk. Alone, the passing mention wins;
+    read with its neighbours, the discussion does."""
+    discussion = _transcript(
+        "meeting-a",
+        [
+            "Opening remarks on the agenda and the minutes of the last session.",
+            "The pension reform starts with the contribution rules for informal workers.",
+            "The reform timeline for pensions: the first phase starts in March.",
+            "Each phase of the pension reform is reviewed by the board in June.",
+            "Closing remarks and the date of the next session.",
+        ],
+    )
+    mention = _transcript(
+        "meeting-b",
+        [
+            "The catering for the workshop and the room booking.",
+            "Someone asked about the pension reform timeline phase once more.",
+            "The football results and the weather for the weekend.",
+        ],
+    )
+    question = "pension reform timeline phase"
+    alone = Assistant(fake_settings(tmp_path, neighbour_weight=0.0), embedder=FakeEmbedder())
+    alone.add_documents([discussion, mention])
+    assert alone.search(question)[0].document.source == "meeting-b.vtt"
+    read_together = Assistant(
+        fake_settings(tmp_path, neighbour_weight=1.0), embedder=FakeEmbedder()
+    )
+    top = read_together.search(question)[0]
+    assert top.document.source == "meeting-a.vtt"
+    assert "pension reform" in top.passage.text or "pensions" in top.passage.text
+
+
+def test_neighbours_are_read_in_text_order_within_one_document(
+    fake_assistant: Assistant, corpus_copy: Path
+) -> None:
+    fake_assistant.add([corpus_copy])
+    store = fake_assistant._current_store()
+    doc = next(d for d in store.list_documents() if d.kind == "transcript")
+    folder = read_current(fake_assistant.settings.index_dir)
+    assert folder is not None
+    with sqlite3.connect(folder / "store.sqlite") as db:
+        ids = [
+            r[0]
+            for r in db.execute(
+                "SELECT id FROM passages WHERE doc_id=? ORDER BY char_start", (doc.doc_id,)
+            )
+        ]
+    assert len(ids) >= 3
+    around = store.adjacent([ids[0], ids[1]], radius=1)
+    assert around[ids[0]] == (None, ids[0], ids[1])
+    assert around[ids[1]] == (ids[0], ids[1], ids[2])
+    # In a kind that is not read with neighbours, a passage stands alone.
+    assert store.adjacent([ids[1]], radius=1, kinds=("report",))[ids[1]] == (None, ids[1], None)
