@@ -64,6 +64,17 @@ def test_zoom_name_prefix_starts_a_turn_that_later_cues_continue() -> None:
     assert result.text.startswith("Eduardo Brau: SINTyS cruza datos. Con acuerdos")
 
 
+def test_a_lone_one_word_prefix_in_subtitles_is_text_not_a_speaker() -> None:
+    srt = (
+        "1\n00:00:01,000 --> 00:00:03,000\nLa centralita abre a las ocho.\n\n"
+        '2\n00:00:03,000 --> 00:00:05,000\nDigo: "Le doy un abrazo".\n\n'
+        "3\n00:00:05,000 --> 00:00:07,000\nY nadie contesta.\n"
+    )
+    result = read_transcript(srt, "x.srt", "srt")
+    assert {s.speaker for s in result.segments} == {None}
+    assert 'Digo: "Le doy un abrazo".' in result.text
+
+
 def test_rolling_captions_are_merged() -> None:
     vtt = (
         "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nthe plan starts\n\n"

@@ -124,16 +124,30 @@ def parse_cues(text: str, name: str) -> tuple[list[Cue], list[str]]:
 
 
 def assign_speakers(cues: list[Cue]) -> list[Cue]:
-    """Take speakers from `Name:` prefixes; a cue without one continues the current turn."""
+    """Take speakers from `Name:` prefixes; a cue without one continues the current turn.
+
+    Prefixes are speaker labels only in a file that labels turns: a name opens two cues, two
+    names appear, or a name has two words ("Eduardo Brau"). A lone one-word `Digo: "…"` in
+    subtitles is a quotation, and would otherwise name the speaker of everything after it.
+    """
+    labels: list[str | None] = []
+    for cue in cues:
+        prefix = _SPEAKER_PREFIX.match(cue.text) if cue.speaker is None else None
+        name = prefix.group("name").strip() if prefix else None
+        labels.append(name if name and looks_like_name(name) else None)
+    named = [name for name in labels if name]
+    labelled = (
+        len(named) > len(set(named))
+        or len(set(named)) > 1
+        or any(len(name.split()) > 1 for name in named)
+    )
     result: list[Cue] = []
     current: str | None = None
-    for cue in cues:
+    for cue, label in zip(cues, labels, strict=True):
         speaker, text = cue.speaker, cue.text
-        if speaker is None:
-            prefix = _SPEAKER_PREFIX.match(text)
-            if prefix and looks_like_name(prefix.group("name")):
-                speaker = prefix.group("name").strip()
-                text = text[prefix.end() :]
+        if speaker is None and label and labelled:
+            speaker = label
+            text = text[_SPEAKER_PREFIX.match(text).end() :]  # type: ignore[union-attr]
         if speaker is not None:
             current = speaker
         result.append(Cue(cue.start, cue.end, text, current, cue.line))
