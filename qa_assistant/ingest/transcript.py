@@ -208,7 +208,7 @@ def read_transcript(text: str, name: str, doc_format: str) -> ReadResult:
             parts.append(separator)
             offset += len(separator)
         # A turn opens with its speaker's name, as in a printed transcript, so that a passage
-        # reading several short turns together shows who said what.
+        # reading several turns together shows who said what.
         cue_text = f"{cue.speaker}: {cue.text}" if new_turn and cue.speaker else cue.text
         parts.append(cue_text)
         segments.append(
