@@ -12,6 +12,7 @@ import pytest
 from qa_assistant.assistant import Assistant
 from qa_assistant.errors import DocumentNotFoundError, IndexMismatchError, IndexMissingError
 from qa_assistant.index_store import read_current
+from qa_assistant.keyword_index import TEXT_COLUMN, fts_query
 from qa_assistant.types import Document, DocumentMeta, SearchFilters, Segment, Session
 from qa_assistant.vector_index import VectorIndex
 
@@ -329,3 +330,31 @@ def test_neighbours_are_read_in_text_order_within_one_document(
     assert around[ids[1]] == (ids[0], ids[1], ids[2])
     # In a kind that is not read with neighbours, a passage stands alone.
     assert store.adjacent([ids[1]], radius=1, kinds=("report",))[ids[1]] == (None, ids[1], None)
+    # A document added later is seen (the order is read again after each change).
+    fake_assistant.add_documents([_transcript("later", ["One.", "Two.", "Three."])])
+    store = fake_assistant._current_store()
+    with sqlite3.connect(folder / "store.sqlite") as db:
+        later = [
+            r[0]
+            for r in db.execute("SELECT id FROM passages WHERE doc_id='later' ORDER BY char_start")
+        ]
+    assert store.adjacent([later[1]], radius=1)[later[1]] == tuple(later)
+
+
+def test_keyword_scores_of_given_passages(fake_assistant: Assistant) -> None:
+    fake_assistant.add_documents(
+        [_transcript("m", ["The pension reform.", "Lunch break.", "Pension reform timeline."])]
+    )
+    store = fake_assistant._current_store()
+    folder = read_current(fake_assistant.settings.index_dir)
+    assert folder is not None
+    with sqlite3.connect(folder / "store.sqlite") as db:
+        ids = [r[0] for r in db.execute("SELECT id FROM passages ORDER BY char_start")]
+    scores = store.keyword_scores(
+        fts_query(["pension", "timeline"], TEXT_COLUMN), ids, SearchFilters()
+    )
+    assert set(scores) == {ids[0], ids[2]}  # the lunch break does not match
+    assert scores[ids[2]] > scores[ids[0]] > 0  # more of the words: a higher BM25 score
+    assert (
+        store.keyword_scores(fts_query(["pension"], TEXT_COLUMN), ids[1:2], SearchFilters()) == {}
+    )
