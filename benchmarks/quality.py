@@ -114,7 +114,7 @@ DEFAULT_CHUNK = (700, 150)
 # transcripts (transcript_chunk_chars, transcript_chunk_overlap); passages cross speaker turns
 TRANSCRIPT_CHUNKS = ((700, 150), (700, 0), (1200, 0), (1500, 0))
 DEFAULT_TRANSCRIPT = (1200, 0)
-NEIGHBOUR_WEIGHTS = (0.25, 0.5, 1.0)  # variants of neighbour_weight (the default is 0: off)
+NEIGHBOUR_WEIGHTS = (0.0, 0.25, 0.5)  # variants of neighbour_weight (the default is 1)
 WINDOW_WORDS = 200
 SCIFACT_WHOLE = (2000, 300)  # SciFact abstracts average 1,493 characters
 THRESHOLDS = tuple(round(0.76 + 0.01 * i, 2) for i in range(12))
@@ -450,7 +450,11 @@ def product_rows(
             started = time.perf_counter()
             other, ms = search_all(variant(assistant, neighbour_weight=weight), queries)
             outcomes = [keys(i, h) for i, h in enumerate(other)]
-            label = f"{prefix}, transcripts read with neighbours (weight {weight})"
+            label = (
+                f"{prefix}, transcript passages alone (neighbour weight 0)"
+                if weight == 0
+                else f"{prefix}, transcripts read with neighbours at weight {weight}"
+            )
             rows.append(row(label, outcomes, time.perf_counter() - started, ms))
     first = prefix if prefix.endswith("first stage") else f"{prefix}, first stage"
     if assistant.settings.rerank:
@@ -780,10 +784,8 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
         keys = span_keys(assistant)
         name = f"product, {WINDOW_WORDS}-word windows (no context line), first stage"
         rows += product_rows(models, assistant, qtexts, keys, name, False, False, False, seconds)
-        name += ", read with neighbours (weight 0.5)"
-        read_together = variant(
-            assistant, neighbour_kinds=("transcript", "report"), neighbour_weight=0.5
-        )
+        name += ", read with neighbours"
+        read_together = variant(assistant, neighbour_kinds=("transcript", "report"))
         rows += product_rows(models, read_together, qtexts, keys, name, False, False, False)
     return {
         "description": (

@@ -85,11 +85,11 @@ class Settings(BaseSettings):
         " words as written (accents folded either way).",
     )
     neighbour_weight: float = Field(
-        0.0,
+        1.0,
         ge=0.0,
-        description="Weight of a passage's neighbours in its document when scoring it (itself"
-        " 1; two passages away, half): a passage inside a discussion of the question ranks"
-        " above one that only shares its words; 0 = each passage alone.",
+        description="Weight of a transcript passage's neighbours when scoring it (itself 1;"
+        " two passages away, half); a passage keeps its own score when that is higher, so"
+        " the middle of a discussion of the question rises; 0 = each passage alone.",
     )
     neighbour_kinds: tuple[str, ...] = Field(
         ("transcript",),

@@ -70,14 +70,14 @@ def neighbour_smoothed(
     adjacent: Mapping[Key, Sequence[Key | None]],
     weight: float,
 ) -> dict[Key, float]:
-    """Each passage's score blended with its neighbours' in the document (pure).
+    """Each passage's score raised by its neighbours' in the document (pure).
 
     `adjacent[key]` lists the passages at offsets -r..r around `key` in text order (the key
-    itself in the middle, None past either end of the document). The passage weighs 1, its
-    direct neighbours `weight`, and each further step halves the weight; the blend is the
-    weighted mean over the neighbours that exist, a neighbour without a score counting 0.
-    A discussion runs over several passages: a passage inside it gains from its neighbours,
-    a passage that only shares a word with the question stands alone.
+    itself in the middle, None past either end of the document). The blend is the weighted
+    mean over the neighbours that exist, a neighbour without a score counting 0: the passage
+    weighs 1, its direct neighbours `weight`, and each further step halves the weight. A
+    passage keeps the larger of its own score and the blend: inside a discussion of the
+    question it rises towards its neighbours, and an answer said at one moment keeps its own.
     """
     smoothed: dict[Key, float] = {}
     for key, around in adjacent.items():
@@ -89,5 +89,5 @@ def neighbour_smoothed(
             w = 1.0 if offset == 0 else weight / 2 ** (abs(offset) - 1)
             total += w * scores.get(neighbour, 0.0)
             norm += w
-        smoothed[key] = total / norm
+        smoothed[key] = max(scores.get(key, 0.0), total / norm)
     return smoothed

@@ -36,18 +36,21 @@ def test_fusion_within_a_group_is_plain_rrf_when_everything_is_in_it() -> None:
     assert fuse_within_group(base, set(base), words, weight=0.5, k=60) == expected
 
 
-def test_neighbour_smoothing_matches_hand_computation() -> None:
+def test_neighbours_raise_a_score_but_never_lower_it() -> None:
     scores = {"a": 1.0, "b": 0.0, "c": 0.5, "d": 0.2}
     adjacent = {
         # radius 2: offsets -2, -1, 0, +1, +2
         "b": ("x", "a", "b", "c", "d"),  # x has no score: counts 0
         "a": (None, None, "a", "b", "c"),  # first passage of its document
+        "c": ("a", "b", "c", "d", None),
         "d": ("d",),  # a passage without neighbours keeps its score
     }
     smoothed = neighbour_smoothed(scores, adjacent, weight=0.5)
-    # weights 0.25, 0.5, 1, 0.5, 0.25 (sum 2.5) over the neighbours that exist
-    assert smoothed["b"] == pytest.approx((0.25 * 0 + 0.5 * 1.0 + 0 + 0.5 * 0.5 + 0.25 * 0.2) / 2.5)
-    assert smoothed["a"] == pytest.approx((1.0 + 0.5 * 0 + 0.25 * 0.5) / 1.75)
+    # weights 0.25, 0.5, 1, 0.5, 0.25 over the neighbours that exist
+    assert smoothed["b"] == pytest.approx((0.5 * 1.0 + 0.5 * 0.5 + 0.25 * 0.2) / 2.5)
+    # a's blend, (1.0 + 0.25 * 0.5) / 1.75, is below its own score: it keeps 1.0
+    assert smoothed["a"] == 1.0
+    assert smoothed["c"] == pytest.approx(max(0.5, (0.25 * 1.0 + 0.5 * 0 + 0.5 + 0.5 * 0.2) / 2.25))
     assert smoothed["d"] == pytest.approx(0.2)
 
 
