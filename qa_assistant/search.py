@@ -1,4 +1,4 @@
-"""Hybrid search: question → dense + keyword retrieval → fusion → second stage → cited hits."""
+"""Hybrid search: question → dense and word retrieval → neighbours → fusion → second stage."""
 
 from __future__ import annotations
 
