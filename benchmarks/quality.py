@@ -436,62 +436,44 @@ def product_rows(
     "…, first stage only"; the USE-m3 rows re-order that row's hits. The neighbour-weight
     variants (`neighbours`) keep the second stage, as the default does.
     """
-    rows = []
-    started = time.perf_counter()
-    hits, ms = search_all(assistant, queries)
-    note = f"index {index_seconds:.0f} s" if index_seconds else ""
-    rows.append(
-        row(name, [keys(i, h) for i, h in enumerate(hits)], time.perf_counter() - started, ms, note)
-    )
+    rows: list[Row] = []
+
+    def measure(label: str, searcher: Assistant, note: str = "") -> list[list[Hit]]:
+        started = time.perf_counter()
+        found, ms = search_all(searcher, queries)
+        outcomes = [keys(i, h) for i, h in enumerate(found)]
+        rows.append(row(label, outcomes, time.perf_counter() - started, ms, note))
+        return found
+
+    hits = measure(name, assistant, f"index {index_seconds:.0f} s" if index_seconds else "")
     # Variants of a non-default configuration carry its name, so rows stay unambiguous.
     prefix = "product" if name == DEFAULT_NAME else name
     if neighbours:
         for weight in NEIGHBOUR_WEIGHTS:
-            started = time.perf_counter()
-            other, ms = search_all(variant(assistant, neighbour_weight=weight), queries)
-            outcomes = [keys(i, h) for i, h in enumerate(other)]
             label = (
                 f"{prefix}, transcript passages alone (neighbour weight 0)"
                 if weight == 0
                 else f"{prefix}, transcripts read with neighbours at weight {weight}"
             )
-            rows.append(row(label, outcomes, time.perf_counter() - started, ms))
+            measure(label, variant(assistant, neighbour_weight=weight))
     first = prefix if prefix.endswith("first stage") else f"{prefix}, first stage"
     if assistant.settings.rerank:
         assistant = variant(assistant, rerank=False)
-        started = time.perf_counter()
-        hits, ms = search_all(assistant, queries)
-        outcomes = [keys(i, h) for i, h in enumerate(hits)]
-        rows.append(row(f"{prefix}, first stage only", outcomes, time.perf_counter() - started, ms))
+        hits = measure(f"{prefix}, first stage only", assistant)  # what the USE-m3 rows re-order
     if variants:
         for weight in KEYWORD_WEIGHTS:
-            label = f"{first}, exact-term weight {weight}"
-            started = time.perf_counter()
-            other, ms = search_all(variant(assistant, keyword_weight=weight), queries)
-            outcomes = [keys(i, h) for i, h in enumerate(other)]
-            rows.append(row(label, outcomes, time.perf_counter() - started, ms))
-        label = f"{prefix}, dense only (no keyword search, first stage)"
-        started = time.perf_counter()
+            measure(
+                f"{first}, exact-term weight {weight}", variant(assistant, keyword_weight=weight)
+            )
         dense_only = variant(assistant, keyword_terms="exact", keyword_weight=0.0)
-        other, ms = search_all(dense_only, queries)
-        outcomes = [keys(i, h) for i, h in enumerate(other)]
-        rows.append(row(label, outcomes, time.perf_counter() - started, ms))
-    if variants:
+        measure(f"{prefix}, dense only (no keyword search, first stage)", dense_only)
         # The previous defaults: exact terms in every language fused by RRF, and all content
         # words within the question's language fused by plain RRF (over every position).
         previous = variant(assistant, keyword_terms="exact", keyword_weight=0.5)
-        started = time.perf_counter()
-        other, ms = search_all(previous, queries)
-        outcomes = [keys(i, h) for i, h in enumerate(other)]
-        label = f"{first}, exact terms across languages (RRF 0.5), no word search"
-        rows.append(row(label, outcomes, time.perf_counter() - started, ms))
+        measure(f"{first}, exact terms across languages (RRF 0.5), no word search", previous)
         for weight in (0.5, 1.0):
             all_terms = variant(assistant, keyword_terms="all", keyword_weight=weight)
-            started = time.perf_counter()
-            other, ms = search_all(all_terms, queries)
-            outcomes = [keys(i, h) for i, h in enumerate(other)]
-            label = f"{first}, words in the question's language by plain RRF {weight}"
-            rows.append(row(label, outcomes, time.perf_counter() - started, ms))
+            measure(f"{first}, words in the question's language by plain RRF {weight}", all_terms)
         for exact_weight, word_weight in LAYERED_WEIGHTS:
             layered = variant(
                 assistant,
@@ -499,19 +481,11 @@ def product_rows(
                 keyword_weight=exact_weight,
                 word_weight=word_weight,
             )
-            started = time.perf_counter()
-            other, ms = search_all(layered, queries)
-            outcomes = [keys(i, h) for i, h in enumerate(other)]
-            label = f"{first}, exact {exact_weight}, words in place {word_weight}"
-            rows.append(row(label, outcomes, time.perf_counter() - started, ms))
+            measure(f"{first}, exact {exact_weight}, words in place {word_weight}", layered)
     if gate:
         all_terms = variant(assistant, keyword_terms="all", keyword_weight=1.0)
-        started = time.perf_counter()
         with no_language_gate():
-            other, ms = search_all(all_terms, queries)
-        outcomes = [keys(i, h) for i, h in enumerate(other)]
-        label = f"{first}, words in any language by plain RRF 1.0"
-        rows.append(row(label, outcomes, time.perf_counter() - started, ms))
+            measure(f"{first}, words in any language by plain RRF 1.0", all_terms)
     if rerank:
         languages = assistant.facets().languages
         for label, weights in RERANK_VARIANTS:

@@ -151,13 +151,7 @@ class Assistant:
             self._store = store
             return store
         store = self._current_store()
-        manifest = store.manifest
-        built = Layout(
-            manifest.chunk_chars,
-            manifest.chunk_overlap,
-            manifest.transcript_chunk_chars,
-            manifest.transcript_chunk_overlap,
-        )
+        built = store.manifest.layout
         if built != self.settings.layout:
             raise IndexMismatchError(
                 f"index built with passages of {_sizes(built)}, settings say "

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qa_assistant.chunking import Layout
 from qa_assistant.errors import IndexMismatchError, IndexMissingError, QAError
 from qa_assistant.keyword_index import FTS_TOKENIZER, stemmed_text
 from qa_assistant.types import (
@@ -114,6 +115,16 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     package_version: str = ""
     created_at: str = ""
+
+    @property
+    def layout(self) -> Layout:
+        """The passage sizes the index was built with."""
+        return Layout(
+            self.chunk_chars,
+            self.chunk_overlap,
+            self.transcript_chunk_chars,
+            self.transcript_chunk_overlap,
+        )
 
 
 def _now() -> str:
