@@ -1,8 +1,9 @@
 """Retrieval quality, side by side in one run: peer baselines against the product pipeline.
 
 Systems: BM25 (bm25s, default tokenizer + English stopwords, whole documents), all-MiniLM-L6-v2
-+ FAISS flat (whole documents), multilingual-e5-small dense alone, naive RRF(BM25, e5), USE-m3
-dense alone, the product (`Assistant.search`: e5, FTS5 word search re-ordering the passages in
++ FAISS flat (whole documents), multilingual-e5-small dense alone, naive RRF(BM25, e5), the other
+candidate models of ../shared/MODELS.md dense alone (USE-m3, all-mpnet-base-v2, the static 64-d
+model), the product (`Assistant.search`: e5, FTS5 word search re-ordering the passages in
 the question's language in place, a second stage scoring each candidate's best sentence and,
 for passages in other languages, USE-m3) with variants of each stage.
 
@@ -96,7 +97,15 @@ XQUAD_INDEXES: dict[str, dict[str, Any]] = {
     "chunks 1000/200": {"chunk_chars": 1000, "chunk_overlap": 200},
 }
 DEFAULT_NAME = "product hybrid (default)"
-BASELINES = ("BM25", "BM25 + English stemmer", "MiniLM-L6 dense", "e5-small dense", "USE-m3 dense")
+BASELINES = (
+    "BM25",
+    "BM25 + English stemmer",
+    "MiniLM-L6 dense",
+    "e5-small dense",
+    "USE-m3 dense",
+    "mpnet-base dense",
+    "static-64 dense",
+)
 TOP_K = 30  # passages fetched from the product per query
 # Second-stage variants, each re-ordering the first stage's top TOP_K (as the product does).
 RERANK_VARIANTS = (
@@ -356,6 +365,27 @@ def demo_documents() -> list[Document]:
 
 
 # ----- generic evaluation of baselines ----------------------------------------------------------
+# Dense retrievers over the product's passages: e5 (the default), then the other candidate
+# models of ../shared/MODELS.md. All but USE-m3 read the texts the product embeds (context line +
+# passage), as they would if configured as QA_MODEL; USE-m3 reads the passage alone, as the
+# second stage does.
+DENSE_ON_PASSAGES = (
+    ("e5", "e5-small dense"),
+    ("use", "USE-m3 dense"),
+    ("mpnet", "mpnet-base dense"),
+    ("static", "static-64 dense"),
+)
+
+
+def candidate_steps(queries: list[str], texts: list[str]) -> list[tuple[str, str, list[str]]]:
+    """Prewarm steps of the candidate models beyond e5, MiniLM and USE-m3."""
+    return [
+        (m, role, t)
+        for m in ("mpnet", "static")
+        for role, t in (("query", queries), ("passage", texts))
+    ]
+
+
 def baseline_rows(
     models: Models,
     units: Units,
@@ -394,9 +424,9 @@ def baseline_rows(
         ranked = dense_rankings(vectors, models[key].embed_queries(list(queries)))
         finish(name, [[whole.labels[i] for i in r] for r in ranked], started)
 
-    for key, name in (("e5", "e5-small dense"), ("use", "USE-m3 dense")):
+    for key, name in DENSE_ON_PASSAGES:
         started = time.perf_counter()
-        texts = units.e5_texts if key == "e5" and units.e5_texts else units.texts
+        texts = units.e5_texts if key != "use" and units.e5_texts else units.texts
         vectors = models[key].embed_passages(texts)
         ranked = dense_rankings(vectors, models[key].embed_queries(list(queries)), DEPTH * 3)
         finish(name, [[units.labels[i] for i in r] for r in ranked], started)
@@ -533,6 +563,10 @@ def run_scifact(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any
             and prewarm(models["use"], "query", qtexts, budget)
             and prewarm(models["use"], "passage", [p.text for p in passages], budget)
             and prewarm(models["e5"], "passage", e5_texts(documents, SCIFACT_WHOLE), budget)
+            and all(
+                prewarm(models[m], role, t, budget)
+                for m, role, t in candidate_steps(qtexts, dense_texts)
+            )
         )
     source_of = {d.doc_id: d.source for d in documents}
     units = Units([p.text for p in passages], [source_of[p.doc_id] for p in passages], dense_texts)
@@ -582,6 +616,7 @@ def run_xquad(models: Models, budget: Budget, evaluate: bool, count: int) -> dic
                 ("e5", "passage", e5_texts(documents, (1000, 200))),
                 ("use", "query", texts),
                 ("use", "passage", passages),
+                *candidate_steps(texts, e5_texts(documents, DEFAULT_CHUNK)),
             ]
             if not all(prewarm(models[m], role, t, budget) for m, role, t in steps):
                 return False
@@ -672,6 +707,7 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
             ("e5", "passage", [p.text for p in window_passages]),
             ("e5", "passage", e5_texts(documents, context=False)),
             *(("e5", "passage", e5_texts(documents, transcript=t)) for t in TRANSCRIPT_CHUNKS),
+            *candidate_steps(qtexts, e5_texts(documents)),
         ]
         return all(prewarm(models[m], role, texts, budget) for m, role, texts in steps)
 
@@ -798,6 +834,7 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
             ("minilm", "query", qtexts),
             ("use", "passage", [p.text for p in chunked[DEFAULT_CHUNK]]),
             ("use", "query", qtexts),
+            *candidate_steps(qtexts, e5_texts(documents)),
         ]
         return all(prewarm(models[m], role, texts, budget) for m, role, texts in steps)
 
@@ -1033,9 +1070,10 @@ def markdown(results: dict[str, Any]) -> str:
         "questions rank passages with one answer target each: the first passage in the right "
         "file at an overlapping page or time is the hit. BM25 and "
         "MiniLM index whole documents (QMSum: 200-word windows; demo: product passages); "
-        "e5 and USE-m3 dense index the product's passages. ms/query is the product's search "
-        "time with cached query embeddings and memoised language detection (end-to-end "
-        "latency is in the speed section).",
+        "e5, USE-m3, mpnet-base (all-mpnet-base-v2) and static-64 (the 64-d static model of "
+        "tokenlearn-static-model) dense index the product's passages. ms/query is the "
+        "product's search time with cached query embeddings and memoised language detection "
+        "(end-to-end latency is in the speed section).",
         "",
         *targets_table(results),
     ]

@@ -164,6 +164,23 @@ class UseM3:
         return self.embed_passages(texts)
 
 
+class StaticModel:
+    """The 64-d static (model2vec-style) model of `tokenlearn-static-model` as an Embedder."""
+
+    name = "static-64"
+    dimension = 64
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        from static_model import get_embeddings
+
+        vectors = np.asarray(get_embeddings(list(texts)), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms > 0, norms, 1.0)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embed_passages(texts)
+
+
 def sentence_transformer(name: str) -> Callable[[], Any]:
     def load() -> Any:
         from qa_assistant.embedding import SentenceTransformerEmbedder
@@ -174,12 +191,15 @@ def sentence_transformer(name: str) -> Callable[[], Any]:
 
 
 def embedders(cache: VectorCache) -> dict[str, CachedEmbedder]:
-    """e5 (the product's default), MiniLM (peer baseline) and USE-m3, all disk-cached."""
-    e5, minilm = "multilingual-e5-small", "all-MiniLM-L6-v2"
+    """e5 (the product's default), MiniLM (peer baseline), and the other candidate models of
+    ../shared/MODELS.md (USE-m3, all-mpnet-base-v2, the static 64-d model), all disk-cached."""
+    e5, minilm, mpnet = "multilingual-e5-small", "all-MiniLM-L6-v2", "all-mpnet-base-v2"
     return {
         "e5": CachedEmbedder(e5, 384, sentence_transformer(e5), cache),
         "minilm": CachedEmbedder(minilm, 384, sentence_transformer(minilm), cache),
         "use": CachedEmbedder("use-m3", 512, lambda: UseM3(threads=2), cache),
+        "mpnet": CachedEmbedder(mpnet, 768, sentence_transformer(mpnet), cache),
+        "static": CachedEmbedder("static-64", 64, StaticModel, cache),
     }
 
 
