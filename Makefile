@@ -66,9 +66,10 @@ check: lint types ## lint, types, import contracts, tests
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
-bench: mpnet ## run the quality and speed benchmarks (reads ../shared/eval)
+bench: mpnet ## run the quality, speed and companion-model benchmarks (reads ../shared/eval)
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python benchmarks/companion.py
 
 clean: ## remove the built index
 	rm -rf $(INDEX_DIR)
