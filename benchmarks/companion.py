@@ -3,7 +3,8 @@
 all-mpnet-base-v2 (English only, `make mpnet`) measures above multilingual-e5-small alone on
 SciFact and QMSum (`quality.py`, "mpnet-base dense"). This script measures what fusing its
 ranking with the product's would give, before any such stage is built: the product's default
-ranking (top 100) and mpnet's dense ranking over the same passages, by weighted RRF (k = 60),
+ranking (its top 30, as quality.py reads it) and mpnet's dense ranking over the same passages
+(top 100), by weighted RRF (k = 60),
 on SciFact and QMSum val. On QMSum, mpnet's passage cosines are read with their neighbours as
 the product reads e5's (`fusion.neighbour_smoothed`, weight 1).
 
@@ -70,7 +71,7 @@ def run_scifact(models: Q.Models) -> dict[str, Any]:
     texts = [q.text for q in queries]
     with Q.product(models) as assistant:
         assistant.add_documents(documents)
-        hits, _ = Q.search_all(assistant, texts, DEPTH)
+        hits, _ = Q.search_all(assistant, texts)
     product = [collapse([h.document.source for h in row]) for row in hits]
     passages = Q.passages_of(documents)
     source = {d.doc_id: d.source for d in documents}
@@ -95,7 +96,7 @@ def run_qmsum(models: Q.Models) -> dict[str, Any]:
         meetings = meeting_passages(assistant)
         grades = [span_grades(meetings, q) for q in queries]
         titles = {d.doc_id: d.title for d in assistant.list_documents()}
-        hits, _ = Q.search_all(assistant, texts, DEPTH)
+        hits, _ = Q.search_all(assistant, texts)
     product = [[h.passage.passage_id for h in row] for row in hits]
     # Every passage in document order: the neighbours of a passage are the ones beside it.
     passages = [p for rows in meetings.values() for _, p in rows]
