@@ -42,7 +42,6 @@ from qa_assistant.eval_runner import meeting_passages, span_grades
 from qa_assistant.evaluation import QueryOutcome, summarize
 from qa_assistant.fusion import neighbour_smoothed
 
-logger = logging.getLogger("benchmarks")
 DEPTH = 100
 WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 NEIGHBOUR_WEIGHT = 1.0

