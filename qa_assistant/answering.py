@@ -8,6 +8,10 @@ from qa_assistant.chunking import sentence_spans
 from qa_assistant.types import Citation, DocumentInfo, Passage
 
 HIGHLIGHT_MARGIN = 0.02  # e5 cosines are compressed: sentences within 0.02 of the best count
+# Formats of recordings (doc_format is the file suffix); their links play from the cited second.
+MEDIA_FORMATS = frozenset("wav mp3 m4a ogg oga opus flac aiff aif mp4 webm mkv mov".split())
+VIDEO_FORMATS = frozenset({"mp4", "webm", "mkv", "mov"})
+TEXT_FRAGMENT_WORDS = 8
 
 
 def format_time(seconds: float) -> str:
@@ -27,7 +31,14 @@ def citation_label(document: DocumentInfo, passage: Passage) -> str:
         parts.append(f"{format_time(passage.start_seconds)}–{format_time(end)}")
         return " · ".join(parts)
     label = document.title
-    if passage.pages:
+    if passage.pages and document.doc_format == "pptx":
+        first_slide, last_slide = passage.pages
+        label += (
+            f", slide {first_slide}"
+            if first_slide == last_slide
+            else f", slides {first_slide}–{last_slide}"
+        )
+    elif passage.pages:
         first, last = passage.page_labels or (str(passage.pages[0]), str(passage.pages[1]))
         label += f", p. {first}" if first == last else f", pp. {first}–{last}"
     elif passage.section and passage.section != document.title:
@@ -57,13 +68,25 @@ def document_link(source: str, corpus_dir: str, base_url: str | None) -> str:
 def citation_link(
     document: DocumentInfo, passage: Passage, corpus_dir: str, base_url: str | None
 ) -> str:
-    """Where a participant checks the passage: the recording at the moment, or the file page."""
+    """Where a participant checks the passage: the recording at the moment (online, or the
+    served media file from that second), the PDF page, the web page at the passage, or the file.
+    """
     if passage.start_seconds is not None and document.recording_url:
         return recording_link(document.recording_url, passage.start_seconds)
+    if document.doc_format == "html" and document.recording_url:  # the page's own URL
+        return document.recording_url + text_fragment(passage.text)
     link = document_link(document.source, corpus_dir, base_url)
-    if passage.pages:
+    if passage.start_seconds is not None and document.doc_format in MEDIA_FORMATS:
+        return f"{link}#t={int(passage.start_seconds)}"  # media fragment: plays from there
+    if passage.pages and document.doc_format == "pdf":
         return f"{link}#page={passage.pages[0]}"
     return link
+
+
+def text_fragment(text: str, words: int = TEXT_FRAGMENT_WORDS) -> str:
+    """A `#:~:text=` fragment: browsers scroll to and mark the passage's first words."""
+    first = " ".join(text.split()[:words])
+    return f"#:~:text={quote(first, safe='')}" if first else ""
 
 
 def make_citation(

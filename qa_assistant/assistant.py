@@ -17,9 +17,16 @@ from qa_assistant.errors import (
     IngestError,
     QAError,
 )
+from qa_assistant.export import to_webvtt
 from qa_assistant.index_store import EmbeddingCache, IndexStore, Manifest, read_current
 from qa_assistant.ingest import display_name, file_sha256, is_supported, read_document
-from qa_assistant.ingest.manifest import CorpusManifest, find_manifest, load_manifest
+from qa_assistant.ingest.base import ReadOptions, ReadProgress, no_read_progress
+from qa_assistant.ingest.manifest import (
+    CorpusManifest,
+    corpus_series,
+    find_manifest,
+    load_manifest,
+)
 from qa_assistant.search import (
     HybridSearcher,
     SearchOptions,
@@ -40,6 +47,7 @@ from qa_assistant.types import (
     Passage,
     RebuildReport,
     SearchFilters,
+    Series,
     Session,
 )
 
@@ -50,12 +58,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]
+# (files done, with a share of the current one; files in all; what is happening)
+Progress = Callable[[float, int, str], None]
 SUGGESTED_SESSIONS = 3
+PAGED_FORMATS = ("pdf", "pptx", "image")  # formats whose segments are pages or slides
 ADD_DOCUMENTS_BATCH = 64  # documents embedded per model round in add_documents
 
 
-def _no_progress(done: int, total: int, message: str) -> None:
+def _no_progress(done: float, total: int, message: str) -> None:
     return None
 
 
@@ -218,8 +228,12 @@ class Assistant:
             store = self._writable_store()
             for number, path in enumerate(files, start=1):
                 progress(number - 1, len(files), f"reading {display_name(path.name)}")
+
+                def file_progress(share: float, message: str, first: int = number - 1) -> None:
+                    progress(first + min(max(share, 0.0), 1.0), len(files), message)
+
                 try:
-                    reports.append(self._add_file(store, path, meta, manifests))
+                    reports.append(self._add_file(store, path, meta, manifests, file_progress))
                 except IngestError as exc:
                     reports.append(FileReport(self._source(path), "failed", error=exc.reason))
                     logger.info("%s", exc)
@@ -334,6 +348,7 @@ class Assistant:
         path: Path,
         given: DocumentMeta | None,
         manifests: dict[Path, CorpusManifest],
+        progress: ReadProgress = no_read_progress,
     ) -> FileReport:
         source = self._source(path)
         try:
@@ -359,7 +374,14 @@ class Assistant:
                 twin.title,
                 error=f"same content as {display_name(twin.source)}, already indexed",
             )
-        doc = read_document(path, meta, source, int(self.settings.max_file_mb * 1_000_000))
+        doc = read_document(
+            path,
+            meta,
+            source,
+            int(self.settings.max_file_mb * 1_000_000),
+            self.read_options(manifests.get(find_manifest(path) or path)),
+            progress,
+        )
         passages = split_document(doc, self.settings.layout)
         vectors = embed_with_cache(
             self.embedder, self.cache, [self._embedding_text(doc, p) for p in passages]
@@ -375,9 +397,25 @@ class Assistant:
             doc_id=doc.doc_id,
             title=doc.title,
             passages=len(passages),
-            pages=doc.page_count if doc.doc_format == "pdf" else None,
+            pages=doc.page_count if doc.doc_format in PAGED_FORMATS else None,
             cues=doc.page_count if doc.kind == "transcript" else None,
             warnings=doc.warnings,
+            notes=doc.notes,
+            doc_format=doc.doc_format,
+        )
+
+    def read_options(self, manifest: CorpusManifest | None = None) -> ReadOptions:
+        """What readers are told: the library's languages (sessions.toml's [series] wins over
+        QA_LANGUAGES), OCR on or off, the time limit per file, the model cache."""
+        languages = self.settings.languages
+        if manifest is not None and manifest.series.languages:
+            languages = manifest.series.languages
+        return ReadOptions(
+            languages=tuple(languages),
+            cache_dir=self.settings.cache_dir,
+            threads=self.settings.threads,
+            ocr=self.settings.ocr,
+            timeout_seconds=self.settings.read_timeout_s,
         )
 
     def _prime(self, passages: list[Passage]) -> None:
@@ -494,6 +532,10 @@ class Assistant:
 
         return default_min_score(self.model_name)
 
+    def series(self) -> Series:
+        """What the corpus's sessions.toml says about the library (`[series]`)."""
+        return corpus_series(self.settings.corpus_dir)
+
     def facets(self) -> Facets:
         """Filter values present in the index."""
         return self._current_store().facets()
@@ -505,6 +547,28 @@ class Assistant:
     def consistency(self) -> tuple[int, int, int, int]:
         """(documents, passages, keyword rows, vectors) of the active index."""
         return self._current_store().counts()
+
+    def transcript_webvtt(self, key: str) -> tuple[DocumentInfo, str]:
+        """A timed transcript (a transcribed recording or a caption file) as WebVTT.
+
+        Args:
+            key: document id, id prefix or path, as for `remove`.
+        """
+        store = self._current_store()
+        info = store.find_document(key) or store.find_document(self._source(Path(key)))
+        if info is None:
+            raise DocumentNotFoundError(
+                f"no document {display_name(key)!r} in the index; "
+                "`qa-assistant list` shows ids and paths"
+            )
+        document = self.stored_document(info.doc_id)
+        try:
+            return info, to_webvtt(document) if document else ""
+        except ValueError:
+            raise QAError(
+                f"{display_name(info.source)} has no times (a {info.doc_format} document): "
+                "only recordings and caption files have a WebVTT transcript"
+            ) from None
 
     def stored_document(self, doc_id: str) -> Document | None:
         """A stored document with its text (for display and rebuilds)."""

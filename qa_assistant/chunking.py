@@ -196,6 +196,7 @@ def _make_passage(
         speaker=_main_speaker(covered, start, end) if covered else run[0].speaker,
         section=(covered or list(run))[0].section,
         language=language,
+        ocr=any(s.ocr for s in covered),
     )
 
 

@@ -1,4 +1,4 @@
-"""Command line: `qa-assistant add | remove | list | rebuild | ask | serve | eval`.
+"""Command line: `qa-assistant add | remove | list | transcript | rebuild | ask | serve | eval`.
 
 Each command reads options into Settings, calls one Assistant method and prints the result.
 """
@@ -118,20 +118,26 @@ def add(
     meta = DocumentMeta(
         title=title, session=session, language=language, recording_url=recording_url
     )
+    bar = ProgressBar()
     try:
-        report = _assistant(ctx).add(list(paths), meta)
+        report = _assistant(ctx).add(list(paths), meta, bar.update)
     except QAError as exc:
         raise _fail(exc) from exc
+    finally:
+        bar.close()
     for item in report.files:
         if as_json:
             click.echo(json.dumps(file_report_record(item), ensure_ascii=False))
             continue
         detail = ""
         if item.status in ("indexed", "replaced", "unchanged"):
-            extent = f", {item.pages} pages" if item.pages else ""
+            unit = "slide" if item.doc_format == "pptx" else "page"
+            extent = f", {_count(item.pages, unit)}" if item.pages else ""
             extent += f", {item.cues} cues" if item.cues else ""
             detail = f"{_count(item.passages, 'passage')}{extent}"
         click.echo(f"{item.status:<9} {item.path}  {detail}{item.error or ''}")
+        for note in item.notes:
+            click.echo(f"          {note}")
         for warning in item.warnings:
             click.echo(f"          warning: {warning}")
     counts = ", ".join(
@@ -161,6 +167,69 @@ def remove(ctx: click.Context, document: str) -> None:
     except QAError as exc:
         raise _fail(exc) from exc
     click.echo(f"removed {removed.source} ({_count(removed.passages, 'passage')})")
+
+
+class ProgressBar:
+    """Progress of long work on stderr: a bar redrawn in place on a terminal, else a line
+    whenever the message or a tenth of the work changes (logs stay short)."""
+
+    WIDTH = 24
+
+    def __init__(self) -> None:
+        self.interactive = sys.stderr.isatty()
+        self.shown = False
+        self.last: tuple[str, int] = ("", -1)
+
+    def update(self, done: float, total: int, message: str) -> None:
+        """Show `done` of `total` (fractions within a file) and what is happening."""
+        if total <= 0 or message == "done":
+            return
+        share = min(max(done / total, 0.0), 1.0)
+        if self.interactive:
+            filled = round(share * self.WIDTH)
+            line = f"[{'#' * filled}{'-' * (self.WIDTH - filled)}] {share:4.0%}  {message}"
+            click.echo(f"\r{line[:110]:<110}", err=True, nl=False)
+            self.shown = True
+            return
+        step = int(share * 10)
+        topic = message.split(" ", 2)[:2]
+        key = (" ".join(topic), step)
+        if key != self.last:
+            self.last = key
+            click.echo(f"[{share:4.0%}] {message}", err=True)
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.shown:
+            click.echo("", err=True)
+            self.shown = False
+
+
+@cli.command()
+@click.argument("document")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.pass_context
+def transcript(ctx: click.Context, document: str, output: Path | None) -> None:
+    """Print a transcript (a transcribed recording or a caption file) as WebVTT.
+
+    \b
+    Example:
+      qa-assistant transcript 2022-11-10-anses/recording.ogg -o recording.vtt
+    """
+    try:
+        info, text = _assistant(ctx).transcript_webvtt(document)
+    except QAError as exc:
+        raise _fail(exc) from exc
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output} ({info.title})", err=True)
 
 
 @cli.command(name="list")
@@ -202,12 +271,13 @@ def rebuild(ctx: click.Context) -> None:
     Example:
       QA_MODEL=all-MiniLM-L6-v2 qa-assistant rebuild
     """
+    bar = ProgressBar()
     try:
-        report = _assistant(ctx).rebuild(
-            lambda done, total, message: click.echo(f"[{done}/{total}] {message}", err=True)
-        )
+        report = _assistant(ctx).rebuild(bar.update)
     except QAError as exc:
         raise _fail(exc) from exc
+    finally:
+        bar.close()
     click.echo(
         f"rebuilt {report.documents} documents, {report.passages} passages with {report.model} "
         f"({report.embedded} embedded, {report.reused} from cache) in {report.seconds:.1f} s"
@@ -333,7 +403,7 @@ def _print_eval(result: Any, as_json: bool) -> None:
         )
 
 
-def _eval_progress(done: int, total: int, message: str) -> None:
+def _eval_progress(done: float, total: int, message: str) -> None:
     if total and (done == total or done % max(1, total // 10) == 0):
         logging.getLogger("qa_assistant.cli").info("[%d/%d] %s", done, total, message)
 

@@ -125,7 +125,20 @@ class Settings(BaseSettings):
     )
     highlight_sentences: int = Field(2, ge=0, description="Sentences highlighted per passage.")
     batch_size: int = Field(16, ge=1, description="Texts embedded per model call.")
-    max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped.")
+    max_file_mb: float = Field(
+        100.0, gt=0, description="Files larger than this are skipped (recordings: 20 times more)."
+    )
+    languages: tuple[str, ...] = Field(
+        ("en", "fr", "es", "ar"),
+        description="The library's languages: a recording's language is detected among them and"
+        " scans are read with their OCR packs (a file's own --language wins).",
+    )
+    ocr: bool = Field(
+        True, description="Read scanned PDF pages and scan images with Tesseract (OCR)."
+    )
+    read_timeout_s: float = Field(
+        1800.0, gt=0, description="Seconds one file may take to read (OCR, transcription)."
+    )
     threads: int = Field(2, ge=1, description="CPU threads for the embedding model.")
     admin_password: str | None = Field(
         None, description="Organiser password for the UI's Library tab; unset = read-only."

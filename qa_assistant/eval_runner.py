@@ -36,13 +36,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]
+Progress = Callable[[float, int, str], None]
 # Passages fetched per query. Metrics look at the first 10 documents or answer targets; BEIR
 # documents are split into several passages, so more are needed to fill ten distinct ones.
 DEFAULT_TOP_K = 30
 
 
-def _no_progress(done: int, total: int, message: str) -> None:
+def _no_progress(done: float, total: int, message: str) -> None:
     return None
 
 

@@ -53,7 +53,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: the keyword index has a column of Snowball stems; 3: transcript sizes
+FORMAT_VERSION = 4  # 2: the keyword index has a column of Snowball stems; 3: transcript sizes;
+# 4: passages say whether their text was read by OCR
 CURRENT_FILE = "CURRENT"
 CACHE_FILE = "embeddings.sqlite"
 STORE_FILE = "store.sqlite"
@@ -92,7 +93,8 @@ CREATE TABLE IF NOT EXISTS passages (
     label_start TEXT, label_end TEXT,
     time_start REAL, time_end REAL,
     speaker TEXT, section TEXT, language TEXT,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    ocr INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
@@ -374,8 +376,8 @@ class IndexStore:
                     cursor = self._db.execute(
                         "INSERT INTO passages (passage_id, doc_id, char_start, char_end, text,"
                         " page_start, page_end, label_start, label_end, time_start, time_end,"
-                        " speaker, section, language, vector)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        " speaker, section, language, vector, ocr)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (
                             passage.passage_id,
                             passage.doc_id,
@@ -392,6 +394,7 @@ class IndexStore:
                             passage.section,
                             passage.language,
                             np.asarray(vector, dtype=np.float32).tobytes(),
+                            int(passage.ocr),
                         ),
                     )
                     row_id = int(cursor.lastrowid or 0)
@@ -717,7 +720,7 @@ def _filter_sql(filters: SearchFilters) -> tuple[str, list[str]]:
 
 _PASSAGE_COLUMNS = (
     "id, passage_id, doc_id, text, char_start, char_end, page_start, page_end, label_start,"
-    " label_end, time_start, time_end, speaker, section, language"
+    " label_end, time_start, time_end, speaker, section, language, ocr"
 )
 
 _INFO_SELECT = (
@@ -742,6 +745,7 @@ def _passage(row: tuple) -> Passage:  # type: ignore[type-arg]
         speaker=row[12],
         section=row[13],
         language=row[14],
+        ocr=bool(row[15]),
     )
 
 

@@ -34,6 +34,7 @@ def hit_record(hit: Hit) -> dict[str, Any]:
         "citation": hit.citation.label,
         "link": hit.citation.link,
         "retriever": hit.retriever,
+        "ocr": passage.ocr,
     }
 
 
@@ -84,5 +85,7 @@ def file_report_record(report: FileReport) -> dict[str, Any]:
         "pages": report.pages,
         "cues": report.cues,
         "warnings": list(report.warnings),
+        "notes": list(report.notes),
+        "format": report.doc_format,
         "error": report.error,
     }

@@ -21,6 +21,16 @@ class Session:
 
 
 @dataclass(frozen=True)
+class Series:
+    """What the UI says about the whole library: `[series]` in the corpus's sessions.toml."""
+
+    title: str = ""
+    description: str = ""
+    examples: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DocumentMeta:
     """What the organiser says about a file; empty fields are filled by the reader."""
 
@@ -47,6 +57,7 @@ class Segment:
     end_seconds: float | None = None
     speaker: str | None = None
     section: str | None = None
+    ocr: bool = False  # text read from an image by OCR (a scan): may hold recognition errors
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,7 @@ class Document:
     recording_url: str | None = None
     page_count: int | None = None
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # facts for the organiser: language heard, real-time factor
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,7 @@ class Passage:
     speaker: str | None = None
     section: str | None = None
     language: str | None = None
+    ocr: bool = False  # some of the text was read by OCR
 
 
 @dataclass(frozen=True)
@@ -169,6 +182,8 @@ class FileReport:
     cues: int | None = None
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    notes: tuple[str, ...] = ()
+    doc_format: str | None = None
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,9 @@ def fake_settings(tmp: Path, corpus: Path = CORPUS, **extra: object) -> Settings
     values: dict[str, object] = {
         "index_dir": tmp / "index",
         "corpus_dir": corpus,
-        "cache_dir": tmp / "cache",
+        # The user's cache: the Whisper model is joined once and a recording's transcript is
+        # reused, as between two runs of the product.
+        "cache_dir": Settings().cache_dir,
         "model": "fake-bow",
         "min_score": 0.0,
         "rerank": False,  # logic tests; the real-model tests run the USE-m3 second stage

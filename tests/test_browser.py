@@ -113,6 +113,38 @@ def test_ask_shows_cited_cards_and_the_pdf_page_opens(
     page.close()
 
 
+def test_a_recording_card_plays_from_the_cited_second_and_a_slide_is_cited(
+    browser: Browser, ui_server: UIServer
+) -> None:
+    page = open_app(browser, ui_server, LAPTOP)
+    ask(page, "What did ANSES agree to share with the Tunisian team after the first session?")
+    card = page.locator("#qa-chat .qa-answer").last.locator(".qa-card").first
+    expect(card.locator(".qa-cite")).to_contain_text("Session 1 closing remarks (recording)")
+    label = card.locator(".qa-cite").inner_text()
+    start = label.rsplit("·", 1)[-1].strip().split("–")[0]
+    hours, minutes, seconds = (int(part) for part in start.split(":"))
+    second = hours * 3600 + minutes * 60 + seconds
+    assert second > 0, label  # the answer is said late in the recording, not at its start
+    player = card.locator("audio.qa-player")
+    expect(player).to_have_attribute(
+        "src", f"/corpus/2022-11-10-anses/closing_remarks.ogg#t={second}"
+    )
+    expect(card.locator("a.qa-open")).to_contain_text(f"Play the recording at {start}")
+    # The browser loads the served file and seeks to the cited second (a media fragment).
+    page.wait_for_function("el => el.readyState >= 1", arg=player.element_handle(), timeout=30_000)
+    position = player.evaluate("el => el.currentTime")
+    assert abs(position - second) < 1, position
+    duration = player.evaluate("el => el.duration")
+    assert duration > 140, duration
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "recording.png"))
+
+    ask(page, "Which body shares tax records and declared income through SINTyS?")
+    cites = page.locator("#qa-chat .qa-answer").last.locator(".qa-cite")
+    expect(cites.first).to_contain_text("Session 2 slides: SINTyS (Eduardo Brau), slide 3")
+    page.close()
+
+
 def test_off_topic_question_says_not_covered(browser: Browser, ui_server: UIServer) -> None:
     page = open_app(browser, ui_server, LAPTOP)
     ask(page, "What were the football results last weekend?")

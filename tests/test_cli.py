@@ -33,14 +33,18 @@ def test_add_list_ask_remove(runner: CliRunner, corpus_copy: Path) -> None:
     added = runner.invoke(cli, ["add", str(corpus_copy)])
     assert added.exit_code == 0, added.output
     assert "indexed   2022-11-10-anses/report_anses.pdf  19 passages, 5 pages" in added.output
-    assert "6 indexed" in added.output
+    assert "indexed   2022-11-23-sintys/slides_sintys.pptx" in added.output
+    assert "passages, 6 slides" in added.output
+    assert "indexed   2022-11-10-anses/closing_remarks.ogg" in added.output
+    assert "language: en" in added.output or "transcript reused" in added.output
+    assert "8 indexed" in added.output
 
     again = runner.invoke(cli, ["add", str(corpus_copy)])
-    assert "6 unchanged; 0 passages" in again.output
+    assert "8 unchanged; 0 passages" in again.output
 
     listed = runner.invoke(cli, ["list", "--json"])
     documents = json.loads(listed.output)
-    assert len(documents) == 6
+    assert len(documents) == 8
     assert {"doc_id", "path", "title", "session", "doc_type", "language", "passages"} <= set(
         documents[0]
     )
@@ -78,7 +82,7 @@ def test_add_list_ask_remove(runner: CliRunner, corpus_copy: Path) -> None:
     pdf = next(d for d in documents if d["format"] == "pdf")
     removed = runner.invoke(cli, ["remove", pdf["doc_id"]])
     assert removed.exit_code == 0 and "removed 2022-11-10-anses/report_anses.pdf" in removed.output
-    assert len(json.loads(runner.invoke(cli, ["list", "--json"]).output)) == 5
+    assert len(json.loads(runner.invoke(cli, ["list", "--json"]).output)) == 7
 
 
 def test_ask_from_file_prints_one_object_per_question(
@@ -119,3 +123,19 @@ def test_every_command_has_an_example() -> None:
     for command in ("add", "remove", "list", "rebuild", "ask"):
         result = runner.invoke(cli, [command, "--help"])
         assert "Example:" in result.output and "qa-assistant" in result.output
+
+
+def test_transcript_prints_a_recording_as_webvtt(runner: CliRunner, corpus_copy: Path) -> None:
+    runner.invoke(cli, ["add", str(corpus_copy)])
+    printed = runner.invoke(cli, ["transcript", "2022-11-10-anses/closing_remarks.ogg"])
+    assert printed.exit_code == 0, printed.output
+    assert printed.output.startswith("WEBVTT - Session 1 closing remarks (recording)\n\n1\n00:00:0")
+    assert "mobile units" in printed.output
+    target = corpus_copy.parent / "remarks.vtt"
+    written = runner.invoke(
+        cli, ["transcript", "2022-11-10-anses/closing_remarks.ogg", "-o", str(target)]
+    )
+    assert written.exit_code == 0 and target.read_text("utf-8") == printed.output
+    report = runner.invoke(cli, ["transcript", "2022-11-10-anses/report_anses.pdf"])
+    assert report.exit_code == 1
+    assert "has no times (a pdf document)" in report.output

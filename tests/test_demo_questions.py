@@ -73,9 +73,12 @@ def test_right_hits_carry_citation_link_and_highlights(answers: dict[str, Answer
         for hit in correct_hits(answers[row["question"]], row):
             assert hit.citation.label and hit.citation.link
             assert hit.highlights
-            if hit.passage.pages:
+            if hit.passage.pages and hit.document.doc_format == "pdf":
                 assert f"#page={hit.passage.pages[0]}" in hit.citation.link
-            if hit.passage.start_seconds is not None and hit.document.recording_url:
+            if hit.passage.pages and hit.document.doc_format == "pptx":
+                assert f", slide {hit.passage.pages[0]}" in hit.citation.label
+            if hit.passage.start_seconds is not None:
+                # the recording online at ?t=, or the served file playing from #t=
                 assert f"t={int(hit.passage.start_seconds)}" in hit.citation.link
 
 

@@ -40,10 +40,10 @@ def test_adding_the_same_folder_twice_changes_nothing(
     fake_assistant: Assistant, corpus_copy: Path
 ) -> None:
     first = fake_assistant.add([corpus_copy])
-    assert first.count("indexed") == 6 and first.count("failed") == 0
+    assert first.count("indexed") == 8 and first.count("failed") == 0
     state = _consistent(fake_assistant)
     again = fake_assistant.add([corpus_copy])
-    assert again.count("unchanged") == 6 and again.passages == 0
+    assert again.count("unchanged") == 8 and again.passages == 0
     assert _consistent(fake_assistant) == state
 
 
@@ -211,6 +211,7 @@ def test_bad_files_are_reported_and_the_rest_indexed(
     (folder / "bad.pdf").write_bytes(b"%PDF-1.4 garbage")
     (folder / "empty.vtt").write_text("", "utf-8")
     (folder / "slides.pptx").write_bytes(b"PK\x03\x04")
+    (folder / "slides.key").write_bytes(b"PK\x03\x04")
     (folder / "evil\nname;rm -rf.md").write_text("Hostile names are fine.", "utf-8")
     report = fake_assistant.add([folder, tmp_path / "missing.pdf"])
     status = {Path(r.path).name: r.status for r in report.files}
@@ -218,7 +219,8 @@ def test_bad_files_are_reported_and_the_rest_indexed(
         "good.md": "indexed",
         "bad.pdf": "failed",
         "empty.vtt": "failed",
-        "slides.pptx": "skipped",
+        "slides.pptx": "failed",
+        "slides.key": "skipped",
         "evil\nname;rm -rf.md": "indexed",
         "missing.pdf": "failed",
     }
@@ -313,7 +315,7 @@ def test_neighbours_are_read_in_text_order_within_one_document(
 ) -> None:
     fake_assistant.add([corpus_copy])
     store = fake_assistant._current_store()
-    doc = next(d for d in store.list_documents() if d.kind == "transcript")
+    doc = next(d for d in store.list_documents() if d.doc_format == "vtt")
     folder = read_current(fake_assistant.settings.index_dir)
     assert folder is not None
     with sqlite3.connect(folder / "store.sqlite") as db:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa_assistant.errors import QAError
-from qa_assistant.types import DocumentMeta, Session
+from qa_assistant.types import DocumentMeta, Series, Session
 
 MANIFEST_NAME = "sessions.toml"
 
@@ -19,6 +19,7 @@ class CorpusManifest:
     root: Path
     sessions: dict[str, Session] = field(default_factory=dict)
     documents: dict[str, DocumentMeta] = field(default_factory=dict)
+    series: Series = field(default_factory=Series)
 
     def meta_for(self, path: Path) -> DocumentMeta | None:
         """Metadata the manifest gives for `path`, if it lies under the manifest's folder."""
@@ -61,7 +62,36 @@ def load_manifest(path: Path) -> CorpusManifest:
             language=fields.get("language") or None,
             recording_url=fields.get("recording_url") or None,
         )
-    return CorpusManifest(root=path.parent, sessions=sessions, documents=documents)
+    return CorpusManifest(
+        root=path.parent,
+        sessions=sessions,
+        documents=documents,
+        series=_series(path, data.get("series") or {}),
+    )
+
+
+def _series(path: Path, fields: object) -> Series:
+    """The `[series]` table: title, description, example questions, languages."""
+    if not isinstance(fields, dict):
+        raise QAError(f"{path}: [series] must be a table")
+    examples = fields.get("examples") or []
+    languages = fields.get("languages") or []
+    if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+        raise QAError(f"{path}: [series] examples must be a list of questions in quotes")
+    if not isinstance(languages, list) or not all(isinstance(x, str) for x in languages):
+        raise QAError(f'{path}: [series] languages must be a list of codes, e.g. ["en", "fr"]')
+    return Series(
+        title=str(fields.get("title", "")).strip(),
+        description=str(fields.get("description", "")).strip(),
+        examples=tuple(e.strip() for e in examples if e.strip()),
+        languages=tuple(x.strip().lower() for x in languages if x.strip()),
+    )
+
+
+def corpus_series(corpus_dir: Path) -> Series:
+    """The `[series]` table of `corpus_dir/sessions.toml`, or an empty Series."""
+    path = corpus_dir / MANIFEST_NAME
+    return load_manifest(path).series if path.is_file() else Series()
 
 
 def find_manifest(path: Path) -> Path | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from html import escape
 from typing import Any
 
 import gradio as gr
@@ -17,7 +18,7 @@ from qa_assistant.assistant import Assistant
 from qa_assistant.config import Settings
 from qa_assistant.errors import QAError
 from qa_assistant.records import answer_record, document_record, file_report_record
-from qa_assistant.types import Facets, SearchFilters
+from qa_assistant.types import Facets, SearchFilters, Series
 from qa_assistant.ui.files import CORPUS_ROUTE, corpus_route
 from qa_assistant.ui.library import (
     LANGUAGE_CHOICES,
@@ -35,16 +36,11 @@ logger = logging.getLogger(__name__)
 ASK_QUEUE = "ask"
 ASK_CONCURRENCY = 4  # asks run beside each other and beside an organiser's add or rebuild
 MAX_TOP_K = 10
-TITLE = "Tunisia–Argentina social protection webinars: questions and answers"
-# Drawn from tests/data/demo_questions.jsonl: one or two per language, all covered by the corpus.
-EXAMPLE_QUESTIONS = [
-    "In which year was Argentina's Universal Child Allowance (AUH) introduced?",
-    "What did Eduardo Brau advise Tunisia to do before connecting its systems through a "
-    "unique identifier?",
-    "Le SINTyS garde-t-il une copie des données ou interroge-t-il les sources à la demande ?",
-    "¿Qué es el Plan 1000 Días y hasta qué edad del niño se paga?",
-    "ما هو نظام SINTyS، وهل يجمع كل البيانات في قاعدة بيانات مركزية واحدة؟",
-]
+DEFAULT_SERIES = Series(
+    title="Session materials: questions and answers",
+    description="Answers are **verbatim passages** from the session materials, each with a link"
+    " to the page, the slide or the moment in the recording. Ask in the language you prefer.",
+)
 LANGUAGE_LABELS = {value: label for label, value in LANGUAGE_CHOICES if value}
 KIND_LABELS = {"report": "Reports and notes", "transcript": "Transcripts"}
 
@@ -145,23 +141,32 @@ def filter_choices(facets: Facets) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+def series_text(series: Series) -> Series:
+    """The library's own title and description (sessions.toml's [series]), else defaults.
+
+    Organisers write the title as plain text, so it is escaped; the description is Markdown.
+    """
+    title = escape(series.title) if series.title else DEFAULT_SERIES.title
+    return Series(
+        title=title,
+        description=series.description or DEFAULT_SERIES.description,
+        examples=series.examples,
+        languages=series.languages,
+    )
+
+
 def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
     """The whole UI around one Assistant (created once by the caller)."""
     organiser = Organiser(assistant, settings)
     handlers = LibraryHandlers(organiser)
     choices = filter_choices(_facets(assistant))
     default_top_k = min(settings.top_k, MAX_TOP_K)
+    series = series_text(assistant.series())
 
     # delete_cache: gradio's temporary copies of uploads go after an hour (ours are in corpus/).
-    demo = gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600))
+    demo = gr.Blocks(title=series.title, analytics_enabled=False, delete_cache=(3600, 3600))
     with demo:
-        gr.Markdown(
-            f"# {TITLE}\n"
-            "Answers are **verbatim passages** from the session reports and transcripts "
-            "(IPC-IG / UNICEF series), each with a link to the page or the moment in the "
-            "recording. Ask in English, French, Spanish or Arabic.",
-            elem_id="qa-header",
-        )
+        gr.Markdown(f"# {series.title}\n{series.description}", elem_id="qa-header")
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
                 with gr.Column(scale=4, min_width=320):
@@ -188,12 +193,13 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
                             autofocus=True,
                         )
                         send = gr.Button("Ask", variant="primary", scale=1, min_width=80)
-                    gr.Examples(
-                        [[text] for text in EXAMPLE_QUESTIONS],
-                        inputs=[question],
-                        label="Example questions",
-                        api_visibility="private",
-                    )
+                    if series.examples:
+                        gr.Examples(
+                            [[text] for text in series.examples],
+                            inputs=[question],
+                            label="Example questions",
+                            api_visibility="private",
+                        )
                 with gr.Column(scale=1, min_width=240):
                     session = gr.Dropdown(choices["session"], value="", label="Session")
                     speaker = gr.Dropdown(choices["speaker"], value="", label="Speaker")

@@ -24,7 +24,33 @@ CORPUS_ROUTE = "/corpus"  # citation links to files inside the corpus folder sta
 UPLOADS_FOLDER = "uploads"  # inside the corpus folder; one subfolder per session
 MAX_NAME_CHARS = 120
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.\-]+")  # \w is Unicode-aware: accents and Arabic stay
-_MEDIA_TYPES = {".pdf": "application/pdf"}  # everything else is served as plain text
+# Served with their own type (PDFs open at a page, media play from a second); the rest of
+# the formats are served as a download (office files) or as plain text, never as HTML.
+_MEDIA_TYPES = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".flac": "audio/flac",
+    ".aiff": "audio/aiff",
+    ".aif": "audio/aiff",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".mov": "video/quicktime",
+}
+_DOWNLOAD_TYPES = {
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
 
 
 def check_password(expected: str | None, given: str | None) -> None:
@@ -118,15 +144,20 @@ def corpus_route(corpus_dir: Path) -> Route:
         path = corpus_file(corpus_dir, request.path_params["path"])
         if path is None:
             return PlainTextResponse("not found", status_code=404)
-        media_type = _MEDIA_TYPES.get(path.suffix.lower(), "text/plain; charset=utf-8")
+        suffix = path.suffix.lower()
+        download = suffix in _DOWNLOAD_TYPES
+        media_type = _MEDIA_TYPES.get(suffix) or _DOWNLOAD_TYPES.get(
+            suffix, "text/plain; charset=utf-8"
+        )
         headers = {"X-Content-Type-Options": "nosniff"}
         if media_type != "application/pdf":
             headers["Content-Security-Policy"] = "sandbox"
+        # FileResponse answers Range requests, so a player can start at the cited second.
         return FileResponse(
             path,
             media_type=media_type,
             headers=headers,
-            content_disposition_type="inline",
+            content_disposition_type="attachment" if download else "inline",
             filename=path.name,
         )
 

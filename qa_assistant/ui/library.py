@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
 
 from qa_assistant.answering import format_time
 from qa_assistant.errors import PermissionDeniedError, QAError
+from qa_assistant.ingest import SUPPORTED_SUFFIXES
 from qa_assistant.types import DocumentInfo, IngestReport
+from qa_assistant.ui.files import safe_filename
 from qa_assistant.ui.organiser import Organiser, Progress, UploadForm
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 ORGANISER_QUEUE = "organiser"  # one organiser action at a time; asks have their own queue
-UPLOAD_TYPES = [".pdf", ".vtt", ".srt", ".txt", ".md"]
+UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
 DOCUMENT_HEADERS = ["Title", "Session", "Type", "Lang.", "Length", "Passages", "Added", "Id"]
 DOCUMENT_COLUMN_WIDTHS: list[str | int] = ["30%", "15%", "9%", "6%", "8%", "8%", "13%", "11%"]
-REPORT_HEADERS = ["File", "Status", "Passages", "Pages / cues", "Warnings", "Error"]
+REPORT_HEADERS = ["File", "Status", "Passages", "Pages / cues", "Notes and warnings", "Error"]
 LANGUAGE_CHOICES = [
     ("detect", ""),
     ("English", "en"),
@@ -34,8 +38,10 @@ def document_rows(documents: list[DocumentInfo]) -> list[list[Any]]:
     """The documents table: one row per document, the id last (selecting a row reads it)."""
     rows = []
     for doc in documents:
-        if doc.doc_format == "pdf" and doc.page_count:
+        if doc.doc_format in ("pdf", "image") and doc.page_count:
             extent = f"{doc.page_count} pages"
+        elif doc.doc_format == "pptx" and doc.page_count:
+            extent = f"{doc.page_count} slides"
         elif doc.duration_seconds:
             extent = format_time(doc.duration_seconds)
         else:
@@ -62,7 +68,7 @@ def report_rows(report: IngestReport) -> list[list[Any]]:
             item.status,
             item.passages,
             "" if extent is None else extent,
-            "; ".join(item.warnings),
+            "; ".join((*item.notes, *item.warnings)),
             item.error or "",
         ]
         rows.append(row)
@@ -80,8 +86,9 @@ def report_summary(report: IngestReport) -> str:
 
 
 def _bar(progress: gr.Progress) -> Progress:
-    def update(done: int, total: int, message: str) -> None:
-        progress((done, total or None), desc=message)
+    def update(done: float, total: int, message: str) -> None:
+        # A share, not (done, total): a recording reports its progress within one file.
+        progress(done / total if total else None, desc=message)
 
     return update
 
@@ -152,6 +159,16 @@ class LibraryHandlers:
         )
         return (status, *self.refresh())
 
+    def transcript(self, doc_id: str | None) -> Any:
+        """The chosen document's transcript as a .vtt file to download."""
+        if not doc_id:
+            raise gr.Error("Choose a transcript or a recording in the table first.")
+        info, text = _run(lambda: self.organiser.assistant.transcript_webvtt(doc_id))
+        folder = Path(tempfile.mkdtemp(prefix="qa-vtt-"))
+        target = folder / f"{Path(safe_filename(info.source)).stem or 'transcript'}.vtt"
+        target.write_text(text, encoding="utf-8")
+        return gr.update(value=str(target), visible=True)
+
     def _documents(self) -> list[DocumentInfo]:
         try:
             return self.organiser.documents()
@@ -216,7 +233,8 @@ def build_library_tab(handlers: LibraryHandlers) -> LibraryTab:
     )
     with gr.Accordion("Add files", open=True):
         files = gr.File(
-            label="PDF, VTT, SRT, TXT or MD files",
+            label="Reports, slides, web pages, scans, captions or recordings (PDF, PPTX, DOCX,"
+            " HTML, PNG/JPG/TIFF, VTT, SRT, TXT, MD, MP3/M4A/WAV/MP4…)",
             file_count="multiple",
             file_types=UPLOAD_TYPES,
             interactive=editable,
@@ -278,7 +296,9 @@ def build_library_tab(handlers: LibraryHandlers) -> LibraryTab:
                 remove_button = gr.Button(
                     "Remove from the index", variant="stop", size="sm", interactive=editable
                 )
+                vtt_button = gr.Button("Transcript as WebVTT", size="sm")
         status = gr.Markdown()
+        vtt_file = gr.File(label="Transcript (WebVTT)", visible=False, interactive=False)
     with gr.Accordion("Replace the chosen document with a new version", open=False):
         new_version = gr.File(
             label="New version (same title and session)",
@@ -332,5 +352,6 @@ def build_library_tab(handlers: LibraryHandlers) -> LibraryTab:
         handlers.rebuild, [password], [status, table, chosen], **organiser_event("rebuild")
     )
     refresh_button.click(handlers.refresh, None, [table, chosen], api_visibility="private")
+    vtt_button.click(handlers.transcript, [chosen], [vtt_file], api_visibility="private")
     table.select(select_document, [table], [chosen], api_visibility="private")
     return LibraryTab(table, chosen, (added, replaced, removed, rebuilt))

@@ -19,12 +19,12 @@ from qa_assistant.types import DocumentInfo, DocumentMeta, IngestReport, Rebuild
 from qa_assistant.ui.files import check_password, replace_file, safe_filename, store_upload
 from qa_assistant.ui.render import safe_url
 
-Progress = Callable[[int, int, str], None]
+Progress = Callable[[float, int, str], None]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
 
-def _no_progress(done: int, total: int, message: str) -> None:
+def _no_progress(done: float, total: int, message: str) -> None:
     return None
 
 

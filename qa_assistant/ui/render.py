@@ -14,7 +14,7 @@ import re
 from html import escape
 from urllib.parse import urlsplit
 
-from qa_assistant.answering import format_time
+from qa_assistant.answering import MEDIA_FORMATS, VIDEO_FORMATS, format_time
 from qa_assistant.types import Answer, Hit, Session
 
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "yi"})
@@ -120,10 +120,16 @@ def safe_url(url: str | None) -> str | None:
 def link_text(hit: Hit) -> str:
     """What following the citation link opens: the recording, a PDF page or the file."""
     passage, document = hit.passage, hit.document
-    if passage.start_seconds is not None and document.recording_url:
+    if passage.start_seconds is not None and (
+        document.recording_url or document.doc_format in MEDIA_FORMATS
+    ):
         return f"▶ Play the recording at {format_time(passage.start_seconds)}"
-    if passage.pages:
+    if passage.pages and document.doc_format == "pptx":
+        return f"Open the deck (slide {passage.pages[0]})"
+    if passage.pages and document.doc_format == "pdf":
         return f"Open the PDF at page {passage.pages[0]}"
+    if document.doc_format == "html" and document.recording_url:
+        return "Open the web page at the passage"
     if document.kind == "transcript":
         return "Open the transcript"
     return "Open the document"
@@ -143,6 +149,11 @@ def render_hit(hit: Hit, min_score: float = DEFAULT_MIN_SCORE) -> str:
     if language != "und":
         chips.append(f'<span class="qa-lang" title="language">{escape(language.upper())}</span>')
     chips.append(f'<span class="qa-kind">{escape(document.kind)}</span>')
+    if passage.ocr:
+        chips.append(
+            '<span class="qa-ocr" title="text read from a scan by OCR: it may hold '
+            'recognition errors; check the page">OCR</span>'
+        )
     chips.append(
         f'<span class="qa-rel qa-rel-{level}" title="cosine similarity {hit.score:.3f}">'
         f"{'●' * level}{'○' * (3 - level)} {RELEVANCE_WORDS[level]} · {hit.score:.2f}</span>"
@@ -157,6 +168,9 @@ def render_hit(hit: Hit, min_score: float = DEFAULT_MIN_SCORE) -> str:
         f"{highlighted_html(passage.text, hit.highlights)}</div>"
     )
     foot = ['<div class="qa-foot">']
+    player = media_player(hit, url)
+    if player:
+        foot.append(player)
     if url is not None:
         foot.append(
             f'<a class="qa-open" href="{escape(url)}" target="_blank" '
@@ -172,6 +186,20 @@ def render_hit(hit: Hit, min_score: float = DEFAULT_MIN_SCORE) -> str:
         "</span></div>"
     )
     return f'<div class="qa-card">{head}{body}{"".join(foot)}</div>'
+
+
+def media_player(hit: Hit, url: str | None) -> str:
+    """An inline player for a recording served by the app, starting at the cited second.
+
+    Only for the app's own files (a same-site path): a recording online opens by its link.
+    """
+    document, passage = hit.document, hit.passage
+    if url is None or not url.startswith("/") or document.doc_format not in MEDIA_FORMATS:
+        return ""
+    if passage.start_seconds is None:
+        return ""
+    tag = "video" if document.doc_format in VIDEO_FORMATS else "audio"
+    return f'<{tag} class="qa-player" controls preload="metadata" src="{escape(url)}"></{tag}>'
 
 
 def render_not_covered(answer: Answer) -> str:

@@ -34,6 +34,9 @@ CSS = """
 .qa-text[dir="rtl"] { text-align: right; font-size: 1.05em; }
 .qa-text mark { background: #fff3b0; color: inherit; padding: 0 0.1em; border-radius: 3px; }
 .dark .qa-text mark { background: #6b5a00; }
+.qa-meta span.qa-ocr { background: #fff4d6; color: #7a4b00; font-weight: 600; }
+.qa-player { display: block; width: 100%; max-width: 480px; margin: 0.2em 0 0.4em; }
+video.qa-player { max-height: 240px; }
 .qa-foot {
   display: flex; flex-wrap: wrap; gap: 0.4em 1em; align-items: center;
   margin-top: 0.5em; font-size: 0.85em;
