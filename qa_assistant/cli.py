@@ -85,7 +85,12 @@ def _fail(exc: QAError) -> click.ClickException:
 @click.option("--session-title", help="Title of that session.")
 @click.option("--session-date", help="Date of that session (YYYY-MM-DD).")
 @click.option("--title", help="Document title (for a single file).")
-@click.option("--recording-url", help="Recording URL (transcripts link to the moment).")
+@click.option(
+    "--recording-url",
+    "--url",
+    "recording_url",
+    help="Online address: a recording's (citations open it at the moment) or a web page's.",
+)
 @click.option("--language", help="Language code (en, fr, es, ar…); detected when absent.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
 @click.pass_context
@@ -101,6 +106,10 @@ def add(
     as_json: bool,
 ) -> None:
     """Index files or folders (recursive). Unchanged files are skipped, changed ones replaced.
+
+    Reads PDF (scanned pages by OCR), PPTX, DOCX, HTML, scan images (PNG, JPG, TIFF), WebVTT,
+    SRT, Markdown and text, and recordings (WAV, MP3, M4A, OGG, FLAC, MP4, WEBM, MKV…), which
+    are transcribed, with a progress bar.
 
     Metadata comes from a sessions.toml next to the files (see README) and from these flags,
     which win.

@@ -119,7 +119,10 @@ def test_a_recording_card_plays_from_the_cited_second_and_a_slide_is_cited(
     page = open_app(browser, ui_server, LAPTOP)
     ask(page, "What did ANSES agree to share with the Tunisian team after the first session?")
     card = page.locator("#qa-chat .qa-answer").last.locator(".qa-card").first
-    expect(card.locator(".qa-cite")).to_contain_text("Session 1 closing remarks (recording)")
+    # Recordings are cited as "Session title · start–end", like the session's captions.
+    expect(card.locator(".qa-cite")).to_contain_text(
+        "Argentina's National Social Security Administration (ANSES) · 00:0"
+    )
     label = card.locator(".qa-cite").inner_text()
     start = label.rsplit("·", 1)[-1].strip().split("–")[0]
     hours, minutes, seconds = (int(part) for part in start.split(":"))

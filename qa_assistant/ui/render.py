@@ -117,6 +117,19 @@ def safe_url(url: str | None) -> str | None:
     return None
 
 
+FORMAT_LABELS = {"pptx": "slides", "docx": "report", "html": "web page", "image": "scan"}
+
+
+def kind_label(hit: Hit) -> str:
+    """What the source is, in a participant's words: recording, slides, web page, scan…"""
+    document = hit.document
+    if document.doc_format in MEDIA_FORMATS:
+        return "recording"
+    if hit.passage.ocr and document.doc_format == "pdf":
+        return "scan"
+    return FORMAT_LABELS.get(document.doc_format, document.kind)
+
+
 def link_text(hit: Hit) -> str:
     """What following the citation link opens: the recording, a PDF page or the file."""
     passage, document = hit.passage, hit.document
@@ -148,7 +161,7 @@ def render_hit(hit: Hit, min_score: float = DEFAULT_MIN_SCORE) -> str:
     chips = []
     if language != "und":
         chips.append(f'<span class="qa-lang" title="language">{escape(language.upper())}</span>')
-    chips.append(f'<span class="qa-kind">{escape(document.kind)}</span>')
+    chips.append(f'<span class="qa-kind">{escape(kind_label(hit))}</span>')
     if passage.ocr:
         chips.append(
             '<span class="qa-ocr" title="text read from a scan by OCR: it may hold '
