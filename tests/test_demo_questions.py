@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from qa_assistant.answering import MEDIA_FORMATS
 from qa_assistant.assistant import Assistant
 from qa_assistant.types import Answer, Hit
 
@@ -77,7 +78,9 @@ def test_right_hits_carry_citation_link_and_highlights(answers: dict[str, Answer
                 assert f"#page={hit.passage.pages[0]}" in hit.citation.link
             if hit.passage.pages and hit.document.doc_format == "pptx":
                 assert f", slide {hit.passage.pages[0]}" in hit.citation.label
-            if hit.passage.start_seconds is not None:
+            if hit.passage.start_seconds is not None and (
+                hit.document.recording_url or hit.document.doc_format in MEDIA_FORMATS
+            ):
                 # the recording online at ?t=, or the served file playing from #t=
                 assert f"t={int(hit.passage.start_seconds)}" in hit.citation.link
 
