@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from qa_assistant.chunking import sentence_spans
@@ -12,11 +13,19 @@ HIGHLIGHT_MARGIN = 0.02  # e5 cosines are compressed: sentences within 0.02 of t
 MEDIA_FORMATS = frozenset("wav mp3 m4a ogg oga opus flac aiff aif mp4 webm mkv mov".split())
 VIDEO_FORMATS = frozenset({"mp4", "webm", "mkv", "mov"})
 TEXT_FRAGMENT_WORDS = 8
+# Where a server serves indexed documents by id: /documents/<id>/file/<name> is the original
+# file, /documents/<id>/text the stored text with a passage marked.
+DOCUMENT_ROUTE = "/documents"
+
+
+def whole_seconds(seconds: float) -> int:
+    """Seconds as a whole, non-negative number (0 for NaN, infinities and negatives)."""
+    return max(0, int(seconds)) if math.isfinite(seconds) else 0
 
 
 def format_time(seconds: float) -> str:
     """Seconds → 'HH:MM:SS'."""
-    total = int(seconds)
+    total = whole_seconds(seconds)
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
@@ -50,34 +59,57 @@ def citation_label(document: DocumentInfo, passage: Passage) -> str:
 
 def recording_link(url: str, seconds: float) -> str:
     """The recording URL opened at `seconds` (`t=` query parameter, replacing any present)."""
-    parts = urlsplit(url)
+    second = whole_seconds(seconds)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed URL typed by an organiser: still cite, never crash
+        return f"{url}{'&' if '?' in url else '?'}t={second}"
     query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("t="))
-    query = f"{query}&t={int(seconds)}" if query else f"t={int(seconds)}"
+    query = f"{query}&t={second}" if query else f"t={second}"
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def document_link(source: str, corpus_dir: str, base_url: str | None) -> str:
-    """Link to a source file: under `base_url` (the UI's file route) when the file lies in the
-    corpus folder (its source is then relative), else a file:// URL."""
-    if base_url is not None and not source.startswith("/"):
-        return base_url.rstrip("/") + "/" + quote(source)
+# Formats a browser shows as they are; every other format opens as the app's text view
+# (the stored text with the passage marked), so the link lands on the passage.
+FILE_VIEW_FORMATS = MEDIA_FORMATS | {"pdf", "image"}
+
+
+def document_link(document: DocumentInfo, corpus_dir: str, base_url: str | None) -> str:
+    """The original file: served by id under `base_url` (a server's document route), else a
+    file:// URL of the local file (for command-line users on the same machine)."""
+    if base_url is not None:
+        name = quote(document.source.replace("\\", "/").rsplit("/", 1)[-1] or "file")
+        return f"{base_url.rstrip('/')}/{document.doc_id}/file/{name}"
+    source = document.source
     path = source if source.startswith("/") else f"{corpus_dir.rstrip('/')}/{source}"
     return "file://" + quote(path)
+
+
+def text_view_link(document: DocumentInfo, passage: Passage, base_url: str) -> str:
+    """The document's text as the server shows it, scrolled to the passage, which is marked."""
+    return (
+        f"{base_url.rstrip('/')}/{document.doc_id}/text"
+        f"?from={passage.char_start}&to={passage.char_end}#passage"
+    )
 
 
 def citation_link(
     document: DocumentInfo, passage: Passage, corpus_dir: str, base_url: str | None
 ) -> str:
     """Where a participant checks the passage: the recording at the moment (online, or the
-    served media file from that second), the PDF page, the web page at the passage, or the file.
+    served media file from that second), the PDF page, the web page at the passage, or the
+    document's text at the passage.
     """
     if passage.start_seconds is not None and document.recording_url:
         return recording_link(document.recording_url, passage.start_seconds)
     if document.doc_format == "html" and document.recording_url:  # the page's own URL
         return document.recording_url + text_fragment(passage.text)
-    link = document_link(document.source, corpus_dir, base_url)
+    if base_url is not None and document.doc_format not in FILE_VIEW_FORMATS:
+        return text_view_link(document, passage, base_url)
+    link = document_link(document, corpus_dir, base_url)
     if passage.start_seconds is not None and document.doc_format in MEDIA_FORMATS:
-        return f"{link}#t={int(passage.start_seconds)}"  # media fragment: plays from there
+        # A media fragment: the browser plays the file from that second.
+        return f"{link}#t={whole_seconds(passage.start_seconds)}"
     if passage.pages and document.doc_format == "pdf":
         return f"{link}#page={passage.pages[0]}"
     return link

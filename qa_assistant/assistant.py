@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa_assistant import __version__
+from qa_assistant.answering import DOCUMENT_ROUTE
 from qa_assistant.chunking import Layout, embedding_text, split_document
 from qa_assistant.errors import (
     DocumentNotFoundError,
@@ -81,11 +82,14 @@ class Assistant:
     ):
         """Args:
         embedder: use this instead of loading `settings.model` (tests pass a fake one).
-        link_base_url: URL prefix under which a UI serves the corpus folder.
+        link_base_url: URL prefix under which a server serves documents by id (the UI's
+            DOCUMENT_ROUTE); default: QA_PUBLIC_URL's, else links are local file:// URLs.
         second_stage_encoder: use this instead of loading USE-m3 when `settings.rerank`.
         """
         self.settings = settings
         self._embedder = embedder
+        if link_base_url is None and settings.public_url:
+            link_base_url = settings.public_url.rstrip("/") + DOCUMENT_ROUTE
         self._link_base_url = link_base_url
         self._store: IndexStore | None = None
         self._cache: EmbeddingCache | None = None
@@ -548,6 +552,25 @@ class Assistant:
         """(documents, passages, keyword rows, vectors) of the active index."""
         return self._current_store().counts()
 
+    def document_file(self, doc_id: str) -> tuple[DocumentInfo, Path]:
+        """An indexed document's original file, by exact id (what the UI serves).
+
+        Raises:
+            DocumentNotFoundError: no such document, or its file is gone from where it was added.
+        """
+        store = self._current_store()
+        info = store.documents_by_id({doc_id}).get(doc_id)
+        if info is None:
+            raise DocumentNotFoundError(f"no document with id {display_name(doc_id)!r}")
+        source = Path(info.source)
+        path = source if source.is_absolute() else self.settings.corpus_dir / source
+        if not path.is_file():
+            raise DocumentNotFoundError(
+                f"{display_name(info.source)} is indexed but no longer where it was added from; "
+                "add it again or remove it"
+            )
+        return info, path
+
     def transcript_webvtt(self, key: str) -> tuple[DocumentInfo, str]:
         """A timed transcript (a transcribed recording or a caption file) as WebVTT.
 
@@ -571,10 +594,9 @@ class Assistant:
             ) from None
 
     def stored_document(self, doc_id: str) -> Document | None:
-        """A stored document with its text (for display and rebuilds)."""
-        for doc, _ in self._current_store().iter_documents():
-            if doc.doc_id == doc_id:
-                return doc
+        """A stored document with its text and segments (for display), by exact id."""
+        for doc, _ in self._current_store().iter_documents(doc_id):
+            return doc
         return None
 
 

@@ -144,4 +144,9 @@ class Settings(BaseSettings):
         None, description="Organiser password for the UI's Library tab; unset = read-only."
     )
     host: str = Field("127.0.0.1", description="Address the UI binds to.")
+    public_url: str | None = Field(
+        None,
+        description="The UI's address as participants reach it (https://qa.example.org);"
+        " `ask --json` links then point at its document route instead of local files.",
+    )
     port: int = Field(7860, description="Port the UI listens on.")

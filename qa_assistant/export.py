@@ -32,11 +32,25 @@ def to_webvtt(document: Document) -> str:
     if not cues:
         raise ValueError(f"{document.title}: not a timed transcript")
     blocks = [f"WEBVTT - {_cue_text(document.title).replace(chr(10), ' ')}"]
+    previous_speaker: str | None = None
     for number, segment in enumerate(cues, start=1):
         start = segment.start_seconds or 0.0
         end = segment.end_seconds if segment.end_seconds is not None else start
         end = max(end, start + MIN_CUE_SECONDS)
-        text = _cue_text(document.text[segment.char_start : segment.char_end])
+        text = document.text[segment.char_start : segment.char_end]
+        # read_transcript opens each turn's text with "Name: "; the voice tag already says it,
+        # and reading the file back would add it again ("Name: Name: …").
+        opening = f"{segment.speaker}: "
+        new_turn = segment.speaker != previous_speaker
+        if (
+            segment.speaker
+            and new_turn
+            and text.startswith(opening)
+            and text[len(opening) :].strip()
+        ):
+            text = text[len(opening) :]
+        previous_speaker = segment.speaker
+        text = _cue_text(text)
         if not text:
             continue
         if segment.speaker:

@@ -521,13 +521,15 @@ class IndexStore:
             keyword = self._db.execute("SELECT count(*) FROM passages_fts").fetchone()[0]
             return int(documents), int(passages), int(keyword), len(self._vectors)
 
-    def iter_documents(self) -> Iterator[tuple[Document, DocumentMeta]]:
-        """Every stored document with its text and segments (for rebuilds)."""
+    def iter_documents(self, doc_id: str | None = None) -> Iterator[tuple[Document, DocumentMeta]]:
+        """Every stored document (or the one `doc_id`) with its text and segments."""
+        where, params = ("WHERE doc_id=?", [doc_id]) if doc_id is not None else ("", [])
         with self._lock:
             rows = self._db.execute(
                 "SELECT doc_id, source, sha256, title, kind, doc_format, language, session_id,"
                 " session_title, session_date, session_recording_url, recording_url, page_count,"
-                " text, segments, warnings, meta FROM documents ORDER BY source"
+                f" text, segments, warnings, meta FROM documents {where} ORDER BY source",
+                params,
             ).fetchall()
         for row in rows:
             session = Session(row[7], row[8] or "", row[9] or "", row[10]) if row[7] else None

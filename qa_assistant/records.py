@@ -15,8 +15,9 @@ def hit_record(hit: Hit) -> dict[str, Any]:
         "score": hit.score,
         "doc_id": document.doc_id,
         "title": document.title,
-        "path": document.source,
+        "source": public_source(document.source),
         "doc_type": document.kind,
+        "format": document.doc_format,
         "session": document.session.session_id if document.session else None,
         "session_title": document.session.title if document.session else None,
         "language": passage.language or document.language,
@@ -38,6 +39,14 @@ def hit_record(hit: Hit) -> dict[str, Any]:
     }
 
 
+def public_source(source: str) -> str:
+    """How a participant sees where a passage comes from: the path inside the corpus folder,
+    or only the file name for a file added from elsewhere (no server path is shown)."""
+    if source.startswith("/") or (len(source) > 2 and source[1] == ":"):
+        return source.replace("\\", "/").rsplit("/", 1)[-1]
+    return source
+
+
 def answer_record(answer: Answer) -> dict[str, Any]:
     """An answer in the `ask --json` schema."""
     return {
@@ -56,7 +65,7 @@ def document_record(document: DocumentInfo) -> dict[str, Any]:
     session = document.session
     return {
         "doc_id": document.doc_id,
-        "path": document.source,
+        "source": document.source,
         "title": document.title,
         "doc_type": document.kind,
         "format": document.doc_format,
@@ -77,7 +86,7 @@ def document_record(document: DocumentInfo) -> dict[str, Any]:
 def file_report_record(report: FileReport) -> dict[str, Any]:
     """One file of an ingest report."""
     return {
-        "path": report.path,
+        "source": report.path,
         "status": report.status,
         "doc_id": report.doc_id,
         "title": report.title,

@@ -102,7 +102,7 @@ def test_ask_shows_cited_cards_and_the_pdf_page_opens(
     pdf_link = cards.locator('a.qa-open[href*="#page="]').first
     expect(pdf_link).to_contain_text("Open the PDF at page")
     href = pdf_link.get_attribute("href") or ""
-    assert href.startswith("/corpus/2022-11-10-anses/report_anses.pdf#page=")
+    assert re.fullmatch(r"/documents/[0-9a-f]{16}/file/report_anses\.pdf#page=\d+", href), href
     response = page.request.get(ui_server.url.rstrip("/") + href.split("#")[0])
     assert response.status == 200
     assert response.headers["content-type"] == "application/pdf"
@@ -130,7 +130,7 @@ def test_a_recording_card_plays_from_the_cited_second_and_a_slide_is_cited(
     assert second > 0, label  # the answer is said late in the recording, not at its start
     player = card.locator("audio.qa-player")
     expect(player).to_have_attribute(
-        "src", f"/corpus/2022-11-10-anses/closing_remarks.ogg#t={second}"
+        "src", re.compile(rf"^/documents/[0-9a-f]{{16}}/file/closing_remarks\.ogg#t={second}$")
     )
     expect(card.locator("a.qa-open")).to_contain_text(f"Play the recording at {start}")
     # The browser loads the served file and seeks to the cited second (a media fragment).
@@ -146,6 +146,57 @@ def test_a_recording_card_plays_from_the_cited_second_and_a_slide_is_cited(
     cites = page.locator("#qa-chat .qa-answer").last.locator(".qa-cite")
     expect(cites.first).to_contain_text("Session 2 slides: SINTyS (Eduardo Brau), slide 3")
     page.close()
+
+
+def _two_page_pdf(path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.drawString(72, 760, "Field notes from Sfax: an introduction.")
+    for line in range(14):  # a full first page, so that page 2 is a passage of its own
+        pdf.drawString(
+            72, 730 - 18 * line, f"Visit {line + 1}: the team met local officials and families."
+        )
+    pdf.showPage()
+    pdf.drawString(72, 760, "The Sfax pilot paid school grants to 4,200 pupils in its first term.")
+    pdf.showPage()
+    pdf.save()
+
+
+def test_a_citation_of_a_file_added_from_outside_the_corpus_opens_its_page(
+    browser: Browser, ui_server: UIServer, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "Downloads"
+    elsewhere.mkdir()
+    report = elsewhere / "sfax_field_notes.pdf"
+    _two_page_pdf(report)
+    added = ui_server.assistant.add([report])  # as `qa-assistant add ~/Downloads/…` would
+    assert added.files[0].status == "indexed", added
+    doc_id = added.files[0].doc_id
+    try:
+        page = open_app(browser, ui_server, LAPTOP)
+        ask(page, "How many pupils did the Sfax pilot pay school grants to?")
+        card = page.locator("#qa-chat .qa-answer").last.locator(".qa-card").first
+        expect(card.locator(".qa-cite")).to_contain_text("Sfax field notes, p")
+        expect(card).not_to_contain_text(str(elsewhere))  # no server path is shown
+        link = card.locator("a.qa-open")
+        expect(link).to_have_attribute(
+            "href", re.compile(rf"^/documents/{doc_id}/file/sfax_field_notes\.pdf#page=[12]$")
+        )
+        with page.context.expect_page() as opened:
+            link.click()
+        tab = opened.value
+        tab.wait_for_load_state()
+        assert re.search(rf"/documents/{doc_id}/file/sfax_field_notes\.pdf#page=[12]$", tab.url)
+        response = page.request.get(tab.url.split("#")[0])
+        assert response.status == 200
+        assert response.headers["content-type"] == "application/pdf"
+        assert response.body().startswith(b"%PDF")
+        tab.close()
+        page.close()
+    finally:
+        ui_server.assistant.remove(doc_id)
 
 
 def test_off_topic_question_says_not_covered(browser: Browser, ui_server: UIServer) -> None:

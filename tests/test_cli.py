@@ -45,7 +45,7 @@ def test_add_list_ask_remove(runner: CliRunner, corpus_copy: Path) -> None:
     listed = runner.invoke(cli, ["list", "--json"])
     documents = json.loads(listed.output)
     assert len(documents) == 8
-    assert {"doc_id", "path", "title", "session", "doc_type", "language", "passages"} <= set(
+    assert {"doc_id", "source", "title", "session", "doc_type", "language", "passages"} <= set(
         documents[0]
     )
 
@@ -59,7 +59,7 @@ def test_add_list_ask_remove(runner: CliRunner, corpus_copy: Path) -> None:
         "score",
         "doc_id",
         "title",
-        "path",
+        "source",
         "doc_type",
         "session",
         "language",

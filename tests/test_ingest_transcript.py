@@ -146,3 +146,62 @@ def test_shared_caption_samples() -> None:
     for bad in ("invalid_format1.srt", "no_captions.vtt", "empty.vtt"):
         with pytest.raises(IngestError, match=bad.split(".")[0]):
             read_document(webvtt / bad, DocumentMeta(), bad, MAX)
+
+
+FRENCH_SRT = (
+    "1\n00:00:01,000 --> 00:00:04,000\nBonjour à tous, merci d'être là. Où est le café ?\n\n"
+    "2\n00:00:04,000 --> 00:00:06,000\nLa réunion commence à l'heure prévue.\n"
+)
+
+
+def test_french_windows_1252_captions_keep_their_accents(tmp_path: Path) -> None:
+    # charset-normalizer alone read these bytes as cp1250: "ŕ tous", "ętre lŕ".
+    path = tmp_path / "fr.srt"
+    path.write_bytes(FRENCH_SRT.encode("cp1252"))
+    doc = read_document(path, DocumentMeta(), "fr.srt", MAX)
+    assert "Bonjour à tous, merci d'être là. Où est le café ?" in doc.text
+    assert any("cp1252" in w and "save the file as UTF-8" in w for w in doc.warnings)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_captions_without_byte_order_mark(tmp_path: Path, encoding: str) -> None:
+    # Once refused as "a binary file": the timings' ASCII puts NULs on one side of each unit.
+    path = tmp_path / "fr.srt"
+    path.write_bytes(FRENCH_SRT.encode(encoding))
+    doc = read_document(path, DocumentMeta(), "fr.srt", MAX)
+    assert "La réunion commence à l'heure prévue." in doc.text
+    assert doc.warnings == ()
+
+
+def test_arabic_utf16_captions_without_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "ar.srt"
+    text = "1\n00:00:01,000 --> 00:00:04,000\nمرحبا بكم في هذه الندوة عن التعليم\n"
+    path.write_bytes(text.encode("utf-16-le"))
+    assert "مرحبا بكم" in read_document(path, DocumentMeta(), "ar.srt", MAX).text
+
+
+def test_caption_text_without_timing_line_is_named_in_a_warning() -> None:
+    # webvtt-py's missing_timeframe.srt: cue 2 lost its timing line and used to vanish silently.
+    srt = (
+        "1\n00:00:00,500 --> 00:00:07,000\nCaption text #1\n\n"
+        "2\nCaption text #2\n\n"
+        "3\n00:00:11,890 --> 00:00:16,320\nCaption text #3\n"
+    )
+    result = read_transcript(srt, "m.srt", "srt")
+    assert "Caption text #2" not in result.text
+    assert result.warnings == ("line 6: text without a timing line skipped ('Caption text #2')",)
+
+
+def test_cue_identifiers_and_notes_are_not_untimed_text() -> None:
+    result = read_transcript(VOICE_VTT, "voice.vtt", "vtt")
+    assert result.warnings == ()
+
+
+def test_webvtt_header_without_cues_says_so() -> None:
+    with pytest.raises(IngestError, match=r"the WEBVTT header is followed by no timed cue"):
+        read_transcript("WEBVTT\n", "no_captions.vtt", "vtt")
+
+
+def test_timing_line_without_text_is_not_called_missing() -> None:
+    with pytest.raises(IngestError, match=r"\(1 timing line but no caption text\)"):
+        read_transcript("some text\n00:00:00,500 --> 00:00:07,000", "t.srt", "srt")

@@ -61,17 +61,22 @@ def test_a_slide_is_cited_by_its_number_and_links_to_the_deck() -> None:
     document, one = info("pptx"), passage(pages=(7, 7))
     assert citation_label(document, one) == "The title, slide 7"
     assert citation_label(document, passage(pages=(2, 3))) == "The title, slides 2–3"
-    assert citation_link(document, one, "/c", "/corpus") == "/corpus/s1/file.pptx"
+    # A deck opens as the app's text view, at the passage (a browser cannot show a .pptx).
+    assert citation_link(document, one, "/c", "/documents") == (
+        "/documents/d1/text?from=0&to=21#passage"
+    )
 
 
 def test_a_recording_is_cited_by_time_and_plays_the_served_file_from_that_second() -> None:
     document = info("ogg", kind="transcript")
     spoken = passage(start_seconds=754.2, end_seconds=790.0)
     assert citation_label(document, spoken) == "Session one · 00:12:34–00:13:10"
-    assert citation_link(document, spoken, "/c", "/corpus") == "/corpus/s1/file.ogg#t=754"
-    hit = Hit(spoken, document, 0.9, 1, "hybrid", Citation("x", "/corpus/s1/file.ogg#t=754"))
+    link = citation_link(document, spoken, "/c", "/documents")
+    assert link == "/documents/d1/file/file.ogg#t=754"
+    assert citation_link(document, spoken, "/c", None) == "file:///c/s1/file.ogg#t=754"
+    hit = Hit(spoken, document, 0.9, 1, "hybrid", Citation("x", link))
     card = render_hit(hit, 0.8)
-    player = '<audio class="qa-player" controls preload="metadata" src="/corpus/s1/file.ogg#t=754">'
+    player = f'<audio class="qa-player" controls preload="metadata" src="{link}">'
     assert player in card
     assert "Play the recording at 00:12:34" in card
 
@@ -79,9 +84,9 @@ def test_a_recording_is_cited_by_time_and_plays_the_served_file_from_that_second
 def test_a_recording_with_a_url_opens_it_at_the_second_and_a_video_gets_a_video_player() -> None:
     online = info("mp4", kind="transcript", recording_url="https://example.org/v?x=1")
     spoken = passage(start_seconds=61.0, end_seconds=70.0)
-    assert citation_link(online, spoken, "/c", "/corpus") == "https://example.org/v?x=1&t=61"
+    assert citation_link(online, spoken, "/c", "/documents") == "https://example.org/v?x=1&t=61"
     local = info("mp4", kind="transcript")
-    hit = Hit(spoken, local, 0.9, 1, "hybrid", Citation("x", "/corpus/s1/file.mp4#t=61"))
+    hit = Hit(spoken, local, 0.9, 1, "hybrid", Citation("x", "/documents/d1/file/file.mp4#t=61"))
     assert '<video class="qa-player"' in render_hit(hit, 0.8)
 
 

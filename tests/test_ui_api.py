@@ -37,9 +37,8 @@ Camel caravans crossing the Sahara carried salt blocks and dates between oases.
 
 @pytest.fixture(scope="module")
 def client(ui_server: UIServer) -> Client:
-    # download_files=False: gradio_client 2.x treats any returned dict with a "path" key as a
-    # file to download (against a gradio 6 server), and hit records have a "path" field.
-    return Client(ui_server.url, verbose=False, download_files=False)
+    # The default client, as API users copy it from the docs (no download_files=False).
+    return Client(ui_server.url, verbose=False)
 
 
 def raw_call(url: str, endpoint: str, data: list[Any]) -> str:
@@ -71,16 +70,18 @@ def test_ask_returns_the_cli_json_with_citations_and_links(
     assert result.keys() == expected_keys
     assert result["answerable"] is True
     assert 1 <= len(result["hits"]) <= ui_server.settings.top_k
-    pdf_hits = [hit for hit in result["hits"] if hit["path"].endswith("report_anses.pdf")]
+    pdf_hits = [hit for hit in result["hits"] if hit["source"].endswith("report_anses.pdf")]
     assert pdf_hits, [hit["citation"] for hit in result["hits"]]
     hit = pdf_hits[0]
     assert hit["citation"].startswith("Session 1 report: ANSES and lessons for Tunisia, p")
-    assert hit["link"] == f"/corpus/2022-11-10-anses/report_anses.pdf#page={hit['page_start']}"
+    assert hit["link"] == (
+        f"/documents/{hit['doc_id']}/file/report_anses.pdf#page={hit['page_start']}"
+    )
     pdf = httpx.get(ui_server.url.rstrip("/") + hit["link"].split("#")[0])
     assert pdf.status_code == 200
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
-    spoken = [h for h in result["hits"] if h["path"] == "2022-11-10-anses/transcript.vtt"]
+    spoken = [h for h in result["hits"] if h["source"] == "2022-11-10-anses/transcript.vtt"]
     for item in spoken:  # that session has a recording URL: transcript hits play it
         assert (
             item["link"]
@@ -150,9 +151,9 @@ def test_upload_reports_then_answers_then_remove(client: Client, ui_server: UISe
     )
     (report,) = result["files"]
     assert report["status"] == "indexed", report
-    assert report["path"] == "uploads/2022-12-07-tunisia/tunisia_amen.vtt"
+    assert report["source"] == "uploads/2022-12-07-tunisia/tunisia_amen.vtt"
     assert report["passages"] >= 1 and report["cues"] >= 1
-    assert (ui_server.corpus / report["path"]).is_file()
+    assert (ui_server.corpus / report["source"]).is_file()
 
     answer = ask(client, "How many households does the AMEN programme cover?")
     top = answer["hits"][0]
@@ -185,21 +186,28 @@ def test_markup_in_a_document_is_shown_as_text(
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
         assert "&lt;img src=x onerror=alert(1)&gt;" in html
         assert "<script" not in html and "<img" not in html
-        served = httpx.get(f"{ui_server.url.rstrip('/')}/corpus/{result['files'][0]['path']}")
+        base = ui_server.url.rstrip("/")
+        served = httpx.get(f"{base}/documents/{doc_id}/file/caravans.md")
         assert served.headers["content-type"] == "text/plain; charset=utf-8"
         assert served.headers["x-content-type-options"] == "nosniff"
+        link = answer["hits"][0]["link"]
+        assert link.startswith(f"/documents/{doc_id}/text?from=")  # opens at the passage
+        view = httpx.get(base + link.split("#")[0])
+        assert '<mark id="passage">' in view.text and "<script>" not in view.text
     finally:
         client.predict(doc_id=doc_id, password=UI_PASSWORD, api_name="/remove")
 
 
-def test_file_route_refuses_paths_outside_the_corpus(ui_server: UIServer) -> None:
+def test_file_routes_serve_indexed_documents_only(ui_server: UIServer) -> None:
     address = urlsplit(ui_server.url)
     for path in (
-        "/corpus/../pyproject.toml",
-        "/corpus/%2e%2e/%2e%2e/etc/passwd",
-        "/corpus/..%2f..%2fetc%2fpasswd",
-        "/corpus//etc/passwd",
         "/corpus/sessions.toml",
+        "/corpus/2022-11-10-anses/report_anses.pdf",
+        "/documents/../pyproject.toml",
+        "/documents/%2e%2e/%2e%2e/etc/passwd",
+        "/documents/..%2f..%2fetc%2fpasswd/file/x",
+        "/documents//etc/passwd",
+        "/documents/0123456789abcdef/file/sessions.toml",
     ):
         connection = http.client.HTTPConnection(address.hostname or "", address.port)
         connection.request("GET", path)  # sent as is: no client-side normalisation
@@ -274,11 +282,11 @@ def test_questions_are_answered_while_an_add_runs(tmp_path: Path, corpus_copy: P
 
     settings = fake_settings(tmp_path, corpus_copy, admin_password=UI_PASSWORD, port=free_port())
     embedder = GateEmbedder()
-    assistant = Assistant(settings, embedder=embedder, link_base_url="/corpus")
+    assistant = Assistant(settings, embedder=embedder, link_base_url="/documents")
     assistant.add([corpus_copy])
     demo, url = launch(assistant, settings, prevent_thread_lock=True, quiet=True)
     try:
-        client = Client(url, verbose=False, download_files=False)
+        client = Client(url, verbose=False)
         note = tmp_path / "gate.md"
         note.write_text(f"# Gate\n\nThe {GateEmbedder.MARKER} paragraph.\n")
         job = client.submit(files=[handle_file(str(note))], password=UI_PASSWORD, api_name="/add")

@@ -1,4 +1,5 @@
-"""The UI's file edges: password check, upload names, the /corpus route (no gradio, no model)."""
+"""The UI's file edges: password check, upload names, the /documents routes (no gradio, no
+model)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from qa_assistant.assistant import Assistant
 from qa_assistant.errors import PermissionDeniedError
 from qa_assistant.ui.files import (
     check_password,
-    corpus_file,
-    corpus_route,
+    document_routes,
     safe_filename,
     store_upload,
 )
+
+from .conftest import FakeEmbedder, fake_settings
 
 
 @pytest.mark.parametrize(
@@ -58,43 +61,70 @@ def test_password_is_required_and_compared() -> None:
 
 
 @pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    root = tmp_path / "corpus"
-    (root / "s1").mkdir(parents=True)
-    (root / "s1" / "report.pdf").write_bytes(b"%PDF-1.4 fake")
-    (root / "s1" / "notes.md").write_text("<script>alert(1)</script>")
-    (root / "sessions.toml").write_text("[sessions]")
-    (root / ".hidden.md").write_text("hidden")
-    (tmp_path / "secret.md").write_text("outside")
-    (root / "link.md").symlink_to(tmp_path / "secret.md")
-    return root
+def served(tmp_path: Path) -> tuple[TestClient, Assistant, Path]:
+    """The document routes over a fake-embedder index with a file inside the corpus folder,
+    one added from elsewhere, and files that are not indexed."""
+    corpus = tmp_path / "corpus"
+    (corpus / "s1").mkdir(parents=True)
+    (corpus / "s1" / "notes.md").write_text("# Notes\n\n<script>alert(1)</script> Inside.\n")
+    (corpus / "secret.md").write_text("# Not indexed\n\nNever served.\n")
+    elsewhere = tmp_path / "downloads"
+    elsewhere.mkdir()
+    outside = elsewhere / "report.md"
+    outside.write_text("# Outside\n\nA report added from a folder outside the corpus.\n")
+    assistant = Assistant(fake_settings(tmp_path, corpus), embedder=FakeEmbedder())
+    assistant.add([corpus / "s1" / "notes.md", outside])
+    client = TestClient(Starlette(routes=document_routes(assistant)))
+    return client, assistant, outside
 
 
-def test_corpus_file_refuses_paths_outside(corpus: Path) -> None:
-    assert corpus_file(corpus, "s1/report.pdf") == (corpus / "s1" / "report.pdf").resolve()
+def test_documents_are_served_by_id_wherever_they_were_added_from(
+    served: tuple[TestClient, Assistant, Path],
+) -> None:
+    client, assistant, outside = served
+    by_source = {d.source: d for d in assistant.list_documents()}
+    inside = by_source["s1/notes.md"]
+    external = by_source[str(outside.resolve())]
+    response = client.get(f"/documents/{external.doc_id}/file/report.md")
+    assert response.status_code == 200
+    assert response.text.startswith("# Outside")
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert str(outside.parent) not in response.headers.get("content-disposition", "")
+    notes = client.get(f"/documents/{inside.doc_id}/file/notes.md")
+    assert notes.status_code == 200 and "<script>" in notes.text  # as text, never as HTML
+    assert notes.headers["content-security-policy"] == "sandbox"
+
+
+def test_the_text_view_marks_the_passage_and_escapes_the_document(
+    served: tuple[TestClient, Assistant, Path],
+) -> None:
+    client, assistant, _ = served
+    inside = next(d for d in assistant.list_documents() if d.source == "s1/notes.md")
+    text = assistant.stored_document(inside.doc_id).text  # type: ignore[union-attr]
+    start = text.index("Inside")
+    page = client.get(f"/documents/{inside.doc_id}/text?from={start}&to={start + 7}")
+    assert page.status_code == 200
+    assert '<mark id="passage">Inside.</mark>' in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and "<script>" not in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    plain = client.get(f"/documents/{inside.doc_id}/text?from=5&to=999999")
+    assert plain.status_code == 200 and "<mark" not in plain.text  # out of range: no mark
+
+
+def test_only_indexed_documents_are_served(served: tuple[TestClient, Assistant, Path]) -> None:
+    client, assistant, outside = served
     for bad in (
-        "../secret.md",
-        "s1/../../secret.md",
-        "/etc/passwd",
-        str(corpus / "s1" / "report.pdf"),
-        "link.md",
-        ".hidden.md",
-        "sessions.toml",
-        "s1",
-        "missing.pdf",
-        "s1/report.pdf\x00.md",
+        "/documents/0000000000000000/file/secret.md",
+        "/documents/../secret.md",
+        "/documents/%2e%2e/file/secret.md",
+        "/documents/s1/file/notes.md",
+        "/documents/0000000000000000/text",
+        "/corpus/secret.md",
     ):
-        assert corpus_file(corpus, bad) is None, bad
-
-
-def test_corpus_route_serves_pdf_and_plain_text(corpus: Path) -> None:
-    client = TestClient(Starlette(routes=[corpus_route(corpus)]))
-    pdf = client.get("/corpus/s1/report.pdf")
-    assert pdf.status_code == 200
-    assert pdf.headers["content-type"] == "application/pdf"
-    assert pdf.headers["content-disposition"].startswith("inline")
-    notes = client.get("/corpus/s1/notes.md")
-    assert notes.headers["content-type"] == "text/plain; charset=utf-8"
-    assert notes.headers["x-content-type-options"] == "nosniff"
-    for bad in ("/corpus/../secret.md", "/corpus/%2e%2e/secret.md", "/corpus/sessions.toml"):
         assert client.get(bad).status_code == 404, bad
+    external = next(d for d in assistant.list_documents() if d.source.startswith("/"))
+    outside.unlink()  # moved away since it was added: a clear 404, not a crash
+    gone = client.get(f"/documents/{external.doc_id}/file/report.md")
+    assert gone.status_code == 404
+    assert "no longer where it was added from" in gone.text

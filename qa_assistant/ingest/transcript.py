@@ -24,7 +24,10 @@ _TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d{1,2}:\d{2}[^>]*>")
 # Zoom and Teams exports put "First Last: " before a turn; keep names short and capitalised.
 _SPEAKER_PREFIX = re.compile(r"^(?P<name>[^\W\d_][\w.'’\- ]{0,40}?)\s*:\s+(?=\S)")
 _ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&nbsp;": " ", "&lrm;": "", "&rlm;": ""}
+# One pass: replacing entity by entity read "&amp;lt;" (the text "&lt;") as "<".
+_ENTITY = re.compile("|".join(_ENTITIES))
 TURN_SEPARATOR = "\n"
+UNTIMED_SNIPPET_CHARS = 40  # of text without a timing line, quoted in its warning
 CUE_SEPARATOR = " "
 
 
@@ -48,7 +51,10 @@ def parse_timestamp(value: str) -> float:
     hours = int(parts[-3]) if len(parts) == 3 else 0
     if minutes >= 60 or seconds >= 60:
         raise ValueError(f"invalid timestamp {value!r}")
-    return hours * 3600 + minutes * 60 + seconds
+    try:
+        return hours * 3600 + minutes * 60 + seconds
+    except OverflowError:  # hours past float range ("999…9:00:00"): a malformed cue, no crash
+        raise ValueError(f"invalid timestamp {value[:20]!r}…") from None
 
 
 def format_timestamp(seconds: float) -> str:
@@ -57,15 +63,18 @@ def format_timestamp(seconds: float) -> str:
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
+def _decode_entities(text: str) -> str:
+    return _ENTITY.sub(lambda match: _ENTITIES[match.group()], text)
+
+
 def _clean_cue_text(lines: list[str]) -> tuple[str, str | None]:
     speaker = None
     joined = "\n".join(lines)
     voice = _VOICE.search(joined)
     if voice:
-        speaker = voice.group(1).strip()
-    text = _TAG.sub("", joined)
-    for entity, char in _ENTITIES.items():
-        text = text.replace(entity, char)
+        # Names are escaped like cue text (`<v Tom &amp; Jerry>`); `<v  >` names nobody.
+        speaker = _decode_entities(voice.group(1)).strip() or None
+    text = _decode_entities(_TAG.sub("", joined))
     return text.strip(), speaker
 
 
@@ -78,7 +87,8 @@ def parse_cues(text: str, name: str) -> tuple[list[Cue], list[str]]:
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     lines = text.split("\n")
     cues: list[Cue] = []
-    warnings: list[str] = []
+    problems: list[tuple[int, str]] = []  # (line, what was skipped and why)
+    untimed: list[tuple[int, str]] = []  # (line, text) of caption text without a timing line
     is_vtt = bool(lines) and lines[0].strip().startswith("WEBVTT")
     index = 0
     if is_vtt:
@@ -86,6 +96,7 @@ def parse_cues(text: str, name: str) -> tuple[list[Cue], list[str]]:
         while index < len(lines) and lines[index].strip():
             index += 1
     skipping = False  # inside a NOTE / STYLE / REGION block
+    timed = 0  # timing lines seen
     while index < len(lines):
         line = lines[index]
         stripped = line.strip()
@@ -98,8 +109,20 @@ def parse_cues(text: str, name: str) -> tuple[list[Cue], list[str]]:
         if "-->" not in stripped:
             if is_vtt and stripped.startswith(("NOTE", "STYLE", "REGION")):
                 skipping = True
-            continue  # cue identifiers and stray lines
+            elif index < len(lines) and "-->" in lines[index]:
+                pass  # a cue identifier
+            else:
+                # Text whose timing line is missing has no time to cite: it is left out, and
+                # said so. Its block runs to a blank line or the next timing line.
+                block = [(index, stripped)]
+                while index < len(lines) and lines[index].strip() and "-->" not in lines[index]:
+                    index += 1
+                    block.append((index, lines[index - 1].strip()))
+                said = [(number, text) for number, text in block if not text.isdigit()]
+                untimed.extend(said[:1])  # digits alone are cue numbers
+            continue
         line_number = index
+        timed += 1
         match = _TIMING.match(stripped)
         body: list[str] = []
         while index < len(lines) and lines[index].strip() and "-->" not in lines[index]:
@@ -113,14 +136,32 @@ def parse_cues(text: str, name: str) -> tuple[list[Cue], list[str]]:
             if end < start:
                 raise ValueError("end before start")
         except ValueError as exc:
-            warnings.append(f"line {line_number}: cue skipped ({exc})")
+            problems.append((line_number, f"line {line_number}: cue skipped ({exc})"))
             continue
         cue_text, speaker = _clean_cue_text(body)
         if cue_text:
             cues.append(Cue(start, end, cue_text, speaker, line_number))
-    if not cues and not warnings and text.strip() and not is_vtt:
+    if cues:
+        problems.extend(
+            (number, f"line {number}: text without a timing line skipped ({_snippet(said)!r})")
+            for number, said in untimed
+        )
+    warnings = [message for _, message in sorted(problems)]
+    if not cues and not warnings and timed:
+        warnings.append(f"{_count(timed, 'timing line')} but no caption text")
+    elif not cues and not warnings and is_vtt:
+        warnings.append("the WEBVTT header is followed by no timed cue")
+    elif not cues and not warnings and text.strip():
         warnings.append("no timing lines like '00:00:01,000 --> 00:00:04,000'")
     return cues, warnings
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _snippet(text: str) -> str:
+    return text if len(text) <= UNTIMED_SNIPPET_CHARS else text[:UNTIMED_SNIPPET_CHARS] + "…"
 
 
 def assign_speakers(cues: list[Cue]) -> list[Cue]:

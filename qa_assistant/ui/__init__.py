@@ -8,19 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["CORPUS_ROUTE", "build_app", "create_assistant", "launch", "render_answer", "respond"]
+__all__ = ["build_app", "create_assistant", "launch", "render_answer", "respond"]
 
 if TYPE_CHECKING:
     from qa_assistant.ui.app import build_app, create_assistant, launch, respond
-    from qa_assistant.ui.files import CORPUS_ROUTE
     from qa_assistant.ui.render import render_answer
 
 
 def __getattr__(name: str) -> Any:
-    if name == "CORPUS_ROUTE":
-        from qa_assistant.ui.files import CORPUS_ROUTE
-
-        return CORPUS_ROUTE
     if name == "render_answer":
         from qa_assistant.ui.render import render_answer
 

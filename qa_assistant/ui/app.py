@@ -14,12 +14,13 @@ from typing import Any
 import gradio as gr
 from gradio.events import api as gradio_api
 
+from qa_assistant.answering import DOCUMENT_ROUTE
 from qa_assistant.assistant import Assistant
 from qa_assistant.config import Settings
 from qa_assistant.errors import QAError
 from qa_assistant.records import answer_record, document_record, file_report_record
 from qa_assistant.types import Facets, SearchFilters, Series
-from qa_assistant.ui.files import CORPUS_ROUTE, corpus_route
+from qa_assistant.ui.files import document_routes
 from qa_assistant.ui.library import (
     LANGUAGE_CHOICES,
     ORGANISER_QUEUE,
@@ -377,7 +378,7 @@ def launch(
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,
         # Routes given to the FastAPI constructor come before gradio's own.
-        app_kwargs={"routes": [corpus_route(settings.corpus_dir)]},
+        app_kwargs={"routes": document_routes(assistant)},
         footer_links=["api"],
         max_file_size=int(settings.max_file_mb * 1_000_000),  # larger files are refused anyway
         css=CSS,
@@ -407,5 +408,5 @@ def theme() -> gr.themes.Base:
 
 
 def create_assistant(settings: Settings) -> Assistant:
-    """The Assistant the UI serves: citation links to corpus files point at the file route."""
-    return Assistant(settings, link_base_url=CORPUS_ROUTE)
+    """The Assistant the UI serves: citation links point at the app's document routes."""
+    return Assistant(settings, link_base_url=DOCUMENT_ROUTE)

@@ -1,4 +1,4 @@
-"""The UI's file edges: the organiser check, safe upload names, and the `/corpus/…` route.
+"""The UI's file edges: the organiser check, safe upload names, and the `/documents/…` routes.
 
 No gradio here: the route is a plain Starlette route handed to the FastAPI app at launch.
 """
@@ -11,18 +11,25 @@ import re
 import shutil
 import tempfile
 import unicodedata
+from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from qa_assistant.errors import PermissionDeniedError
-from qa_assistant.ingest import SUPPORTED_SUFFIXES
+from qa_assistant.answering import DOCUMENT_ROUTE
+from qa_assistant.errors import PermissionDeniedError, QAError
+from qa_assistant.types import Document, DocumentInfo
 
-CORPUS_ROUTE = "/corpus"  # citation links to files inside the corpus folder start with this
+if TYPE_CHECKING:
+    from qa_assistant.assistant import Assistant
 UPLOADS_FOLDER = "uploads"  # inside the corpus folder; one subfolder per session
 MAX_NAME_CHARS = 120
+MAX_NAME_BYTES = 240  # below the 255-byte limit of common file systems
+MAX_SUFFIX_CHARS = 16
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.\-]+")  # \w is Unicode-aware: accents and Arabic stay
 # Served with their own type (PDFs open at a page, media play from a second); the rest of
 # the formats are served as a download (office files) or as plain text, never as HTML.
@@ -75,11 +82,15 @@ def safe_filename(name: str) -> str:
     base = re.split(r"[\\/]", name)[-1]  # Windows clients send backslashes
     base = _UNSAFE_NAME_CHARS.sub("_", base).strip("._-")
     stem, dot, suffix = base.rpartition(".")
-    if not dot:
+    if not dot or len(suffix) > MAX_SUFFIX_CHARS:  # "a.bbbb…": a long tail is not a suffix
         stem, suffix = base, ""
     stem = stem.strip("._-") or "upload"
     suffix = f".{suffix.lower()}" if suffix else ""
-    return stem[: MAX_NAME_CHARS - len(suffix)] + suffix
+    stem = stem[: MAX_NAME_CHARS - len(suffix)]
+    # File systems limit names in bytes (255): 120 Arabic or CJK characters can exceed it.
+    while len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return (stem.strip("._-") or "upload") + suffix
 
 
 def safe_folder_name(name: str | None) -> str:
@@ -113,37 +124,26 @@ def replace_file(source: Path, target: Path) -> None:
         raise
 
 
-def corpus_file(corpus_dir: Path, relative: str) -> Path | None:
-    """The file `relative` names inside the corpus folder, or None when it is missing, outside
-    the folder (`..`, absolute paths, symlinks leading out), hidden or not a document."""
-    if not relative or "\x00" in relative or relative.startswith(("/", "\\")):
-        return None
-    parts = Path(relative).parts
-    if any(part.startswith(".") for part in parts):
-        return None  # also rules out `..`
-    root = corpus_dir.resolve()
-    try:
-        path = (root / relative).resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    if not path.is_relative_to(root) or not path.is_file():
-        return None
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        return None
-    return path
+def document_routes(assistant: Assistant) -> list[Route]:
+    """GET /documents/<id>/file/<name> and /documents/<id>/text: indexed documents only.
 
-
-def corpus_route(corpus_dir: Path) -> Route:
-    """GET /corpus/<relative path>: a document of the corpus folder, shown inline.
-
-    PDFs keep their type so `#page=N` opens the page; everything else is plain UTF-8 text
-    (never HTML), and `nosniff` stops the browser from guessing otherwise.
+    Documents are found by id in the index, wherever they were added from (the corpus
+    folder or elsewhere): no path from the request reaches the file system, and no server
+    path appears in a response. PDFs and media keep their type (`#page=N`, `#t=S` work);
+    office files download; every other format is sent as plain text, never as HTML.
     """
 
-    async def serve(request: Request) -> Response:
-        path = corpus_file(corpus_dir, request.path_params["path"])
-        if path is None:
-            return PlainTextResponse("not found", status_code=404)
+    def lookup(request: Request) -> tuple[DocumentInfo, Path] | Response:
+        try:
+            return assistant.document_file(str(request.path_params["doc_id"]))
+        except QAError as exc:
+            return PlainTextResponse(str(exc), status_code=404)
+
+    async def serve_file(request: Request) -> Response:
+        found = await run_in_threadpool(lookup, request)
+        if isinstance(found, Response):
+            return found
+        info, path = found
         suffix = path.suffix.lower()
         download = suffix in _DOWNLOAD_TYPES
         media_type = _MEDIA_TYPES.get(suffix) or _DOWNLOAD_TYPES.get(
@@ -158,7 +158,62 @@ def corpus_route(corpus_dir: Path) -> Route:
             media_type=media_type,
             headers=headers,
             content_disposition_type="attachment" if download else "inline",
-            filename=path.name,
+            filename=safe_filename(Path(info.source).name),
         )
 
-    return Route(f"{CORPUS_ROUTE}/{{path:path}}", serve, methods=["GET", "HEAD"])
+    async def serve_text(request: Request) -> Response:
+        document = await run_in_threadpool(
+            assistant.stored_document, str(request.path_params["doc_id"])
+        )
+        if document is None:
+            return PlainTextResponse("no such document", status_code=404)
+        start = _int_param(request, "from")
+        end = _int_param(request, "to")
+        return HTMLResponse(
+            text_view(document, start, end),
+            headers={
+                "X-Content-Type-Options": "nosniff",
+                # The page is the document's text, escaped: no script may run in it.
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            },
+        )
+
+    prefix = DOCUMENT_ROUTE
+    return [
+        Route(f"{prefix}/{{doc_id}}/file/{{name}}", serve_file, methods=["GET", "HEAD"]),
+        Route(f"{prefix}/{{doc_id}}/text", serve_text, methods=["GET"]),
+    ]
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def text_view(document: Document, start: int | None, end: int | None) -> str:
+    """The document's text as a page, escaped, with [start, end) marked and scrolled to."""
+    text = document.text
+    direction = "rtl" if document.language in ("ar", "fa", "he", "ur") else "auto"
+    if start is not None and end is not None and 0 <= start < end <= len(text):
+        body = (
+            f'{escape(text[:start])}<mark id="passage">{escape(text[start:end])}</mark>'
+            f"{escape(text[end:])}"
+        )
+    else:
+        body = escape(text)
+    title = escape(document.title)
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title><style>{TEXT_VIEW_CSS}</style></head>"
+        f'<body><h1>{title}</h1><pre lang="{escape(document.language)}" dir="{direction}">'
+        f"{body}</pre></body></html>"
+    )
+
+
+TEXT_VIEW_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem;"
+    "line-height:1.55;color:#1f2328}h1{font-size:1.3rem}pre{white-space:pre-wrap;"
+    "font-family:inherit;overflow-wrap:anywhere}mark{background:#fff3b0;padding:0 .1em;"
+    "scroll-margin-top:30vh}"
+)

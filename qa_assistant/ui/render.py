@@ -111,7 +111,10 @@ def safe_url(url: str | None) -> str | None:
         return None
     if url.startswith("/") and not url.startswith("//"):
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[bad": not a link a browser could open
+        return None
     if parts.scheme in ("http", "https") and parts.netloc:
         return url
     return None
