@@ -353,6 +353,15 @@ def layouts(draw: st.DrawFn) -> Layout:
 @settings(FUZZ, max_examples=200)
 @given(doc=documents(), layout=layouts())
 def test_passages_keep_text_provenance_ids_and_coverage(doc: Document, layout: Layout) -> None:
+    # Readers give trimmed segments (text.py, pdf.py, transcript.py): a segment of spaces alone
+    # never reaches the chunker.
+    assume(
+        all(
+            doc.text[s.char_start : s.char_end].strip() == doc.text[s.char_start : s.char_end]
+            and doc.text[s.char_start : s.char_end]
+            for s in doc.segments
+        )
+    )
     passages = split_document(doc, layout)
     size = layout.transcript_chars if doc.kind == "transcript" else layout.chars
     all_pages = [s.page for s in doc.segments if s.page is not None]
