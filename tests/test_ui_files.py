@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from qa_assistant.assistant import Assistant
 from qa_assistant.errors import PermissionDeniedError
 from qa_assistant.ui.files import (
+    FailureThrottle,
     check_password,
     document_routes,
     safe_filename,
@@ -128,3 +129,23 @@ def test_only_indexed_documents_are_served(served: tuple[TestClient, Assistant, 
     gone = client.get(f"/documents/{external.doc_id}/file/report.md")
     assert gone.status_code == 404
     assert "no longer where it was added from" in gone.text
+
+
+def test_repeated_wrong_passwords_are_slowed_down() -> None:
+    now = [0.0]
+    waited: list[float] = []
+    throttle = FailureThrottle(clock=lambda: now[0], sleep=waited.append)
+    for _ in range(9):
+        with pytest.raises(PermissionDeniedError):
+            throttle.check("secret", "guess")
+        now[0] += 1
+    # five free tries, then 0.25, 0.5, 1, 2 seconds (doubling, capped at MAX_DELAY_S)
+    assert waited == [0.25, 0.5, 1.0, 2.0]
+    throttle.check("secret", "secret")  # the right password is never delayed
+    now[0] += FailureThrottle.WINDOW_S + 10  # old failures are forgotten
+    with pytest.raises(PermissionDeniedError):
+        throttle.check("secret", "typo")
+    assert waited == [0.25, 0.5, 1.0, 2.0]
+    with pytest.raises(PermissionDeniedError, match="read-only"):
+        throttle.check(None, "x")  # read-only servers refuse at once: nothing to guess
+    assert waited == [0.25, 0.5, 1.0, 2.0]

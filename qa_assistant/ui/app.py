@@ -18,6 +18,7 @@ from qa_assistant.answering import DOCUMENT_ROUTE
 from qa_assistant.assistant import Assistant
 from qa_assistant.config import Settings
 from qa_assistant.errors import QAError
+from qa_assistant.ingest import MEDIA_SIZE_FACTOR
 from qa_assistant.records import answer_record, document_record, file_report_record
 from qa_assistant.types import Facets, SearchFilters, Series
 from qa_assistant.ui.files import document_routes
@@ -380,7 +381,9 @@ def launch(
         # Routes given to the FastAPI constructor come before gradio's own.
         app_kwargs={"routes": document_routes(assistant)},
         footer_links=["api"],
-        max_file_size=int(settings.max_file_mb * 1_000_000),  # larger files are refused anyway
+        # The largest file any format may be (recordings); each format's own limit is then
+        # checked when the file is read, with a message naming the file.
+        max_file_size=int(settings.max_file_mb * MEDIA_SIZE_FACTOR * 1_000_000),
         css=CSS,
         head=HEAD,
         theme=theme(),

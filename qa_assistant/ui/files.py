@@ -6,11 +6,16 @@ No gradio here: the route is a plain Starlette route handed to the FastAPI app a
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import re
 import shutil
 import tempfile
+import threading
+import time
 import unicodedata
+from collections import deque
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +31,9 @@ from qa_assistant.types import Document, DocumentInfo
 
 if TYPE_CHECKING:
     from qa_assistant.assistant import Assistant
+
+logger = logging.getLogger(__name__)
+
 UPLOADS_FOLDER = "uploads"  # inside the corpus folder; one subfolder per session
 MAX_NAME_CHARS = 120
 MAX_NAME_BYTES = 240  # below the 255-byte limit of common file systems
@@ -73,6 +81,51 @@ def check_password(expected: str | None, given: str | None) -> None:
     # compare_digest: the time taken does not reveal how much of the password matched.
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise PermissionDeniedError("wrong or missing organiser password")
+
+
+class FailureThrottle:
+    """Slows down repeated wrong passwords: after FREE_FAILURES failures within WINDOW_S
+    seconds, each further failure waits twice as long as the one before (up to MAX_DELAY_S)
+    before it is answered. Organiser actions run one at a time, so a guesser gets at most one
+    try per MAX_DELAY_S instead of hundreds a second, while an organiser's typo costs nothing."""
+
+    WINDOW_S = 300.0
+    FREE_FAILURES = 5
+    BASE_DELAY_S = 0.25
+    MAX_DELAY_S = 2.0
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self._clock = clock
+        self._sleep = sleep
+        self._failures: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def failed(self) -> float:
+        """Record a failure; wait the delay it earns; return that delay in seconds."""
+        now = self._clock()
+        with self._lock:
+            while self._failures and now - self._failures[0] > self.WINDOW_S:
+                self._failures.popleft()
+            self._failures.append(now)
+            excess = len(self._failures) - self.FREE_FAILURES
+        delay = 0.0 if excess <= 0 else min(self.MAX_DELAY_S, self.BASE_DELAY_S * 2 ** (excess - 1))
+        if delay:
+            logger.warning("organiser password refused %d times in a row", len(self._failures))
+            self._sleep(delay)
+        return delay
+
+    def check(self, expected: str | None, given: str | None) -> None:
+        """check_password, with the slow-down after repeated wrong passwords."""
+        try:
+            check_password(expected, given)
+        except PermissionDeniedError:
+            if expected:  # a read-only server refuses everyone at once: nothing to guess
+                self.failed()
+            raise
 
 
 def safe_filename(name: str) -> str:

@@ -16,7 +16,7 @@ from qa_assistant.config import Settings
 from qa_assistant.errors import DocumentNotFoundError, QAError
 from qa_assistant.ingest import SUPPORTED_SUFFIXES
 from qa_assistant.types import DocumentInfo, DocumentMeta, IngestReport, RebuildReport, Session
-from qa_assistant.ui.files import check_password, replace_file, safe_filename, store_upload
+from qa_assistant.ui.files import FailureThrottle, replace_file, safe_filename, store_upload
 from qa_assistant.ui.render import safe_url
 
 Progress = Callable[[float, int, str], None]
@@ -46,6 +46,7 @@ class Organiser:
     def __init__(self, assistant: Assistant, settings: Settings):
         self.assistant = assistant
         self.settings = settings
+        self._throttle = FailureThrottle()
 
     @property
     def read_only(self) -> bool:
@@ -54,7 +55,7 @@ class Organiser:
 
     def authorize(self, password: str | None) -> None:
         """Raise PermissionDeniedError unless `password` is the organiser password."""
-        check_password(self.settings.admin_password, password)
+        self._throttle.check(self.settings.admin_password, password)
 
     def documents(self) -> list[DocumentInfo]:
         """Indexed documents ([] before the first index exists)."""
