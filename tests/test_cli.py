@@ -139,3 +139,19 @@ def test_transcript_prints_a_recording_as_webvtt(runner: CliRunner, corpus_copy:
     report = runner.invoke(cli, ["transcript", "2022-11-10-anses/report_anses.pdf"])
     assert report.exit_code == 1
     assert "has no times (a pdf document)" in report.output
+
+
+def test_ask_json_links_to_local_files_or_to_the_public_server(
+    runner: CliRunner, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner.invoke(cli, ["add", str(corpus_copy)])
+    question = ["ask", "Session 1 report ANSES lessons for Tunisia", "-k", "1", "--json"]
+    local = json.loads(runner.invoke(cli, question).stdout)["hits"][0]
+    assert local["source"] == "2022-11-10-anses/report_anses.pdf"
+    assert local["link"].startswith(f"file://{corpus_copy}/2022-11-10-anses/report_anses.pdf#page=")
+    monkeypatch.setenv("QA_PUBLIC_URL", "https://qa.example.org/")
+    public = json.loads(runner.invoke(cli, question).stdout)["hits"][0]
+    assert public["link"] == (
+        f"https://qa.example.org/documents/{public['doc_id']}/file/report_anses.pdf"
+        f"#page={public['page_start']}"
+    )
