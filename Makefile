@@ -72,10 +72,12 @@ check: lint types ## lint, types, import contracts, tests
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
-bench: mpnet ## run the quality, speed and companion-model benchmarks (reads ../shared/eval)
+bench: mpnet ## run the benchmarks (reads ../shared/eval and ../shared/samples/materials)
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/speed.py
 	$(BIN)/python benchmarks/companion.py
+	$(BIN)/python benchmarks/materials.py
+	$(BIN)/python benchmarks/load.py
 
 clean: ## remove the built index
 	rm -rf $(INDEX_DIR)
