@@ -240,3 +240,28 @@ def test_every_html_sample_reads_or_raises_ingest_error(name: str) -> None:
         assert str(error).startswith(f"{name}: ")
         return
     assert _segment_texts(result) and result.title and result.url
+
+
+def test_article_fragment_without_html_or_body_is_read() -> None:
+    # readability's output (the samples' _reference/*.expected.html) is a <div> of <p>s:
+    # trafilatura parsed it as one element and the page was refused as "no main text".
+    fragment = '<div class="page">' + PAGE.split("<main>")[1].split("</main>")[0] + "</div>"
+    result = read_html(fragment.encode("utf-8"), "article.html")
+    assert "the café by the shore counts them" in _words(result.text)
+    assert result.title == "Wetland birds in winter"  # its <h1>, not a guess from metadata
+
+
+@pytest.mark.parametrize("article", ARTICLES)
+def test_reference_fragment_is_read(article: str) -> None:
+    path = REFERENCE / f"{article}.expected.html"
+    if not path.exists():
+        pytest.skip("../shared/samples/materials not present")
+    result = read_html(path.read_bytes(), path.name)
+    long = [
+        _words(p.text_content())
+        for p in _html_tree(path).iter("p")
+        if len(_words(p.text_content())) >= LONG_PARAGRAPH
+        and sum(len(a.text_content()) for a in p.iter("a")) < len(p.text_content()) / 2
+    ]  # as in test_sample_article_matches_reference_text: link paragraphs are related links
+    assert len(long) >= 10
+    assert [p for p in long if p not in _words(result.text)] == []

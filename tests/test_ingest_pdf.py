@@ -8,6 +8,8 @@ import pytest
 
 from qa_assistant.errors import IngestError
 from qa_assistant.ingest import read_document
+from qa_assistant.ingest.base import ReadOptions
+from qa_assistant.ingest.pdf import clean_page_text, noise_warning, read_pdf
 from qa_assistant.ingest.text import read_markdown, read_plain_text
 from qa_assistant.types import DocumentMeta
 
@@ -113,5 +115,44 @@ class TestSharedPdfSamples:
 
     def test_unreadable_pdf_is_a_clear_error(self) -> None:
         path = self.files / "017-unreadable-meta-data" / "unreadablemetadata.pdf"
-        with pytest.raises(IngestError, match=r"unreadablemetadata\.pdf: not a readable PDF"):
+        with pytest.raises(
+            IngestError, match=r"unreadablemetadata\.pdf: not a readable PDF"
+        ) as error:
             read_document(path, DocumentMeta(), "unreadablemetadata.pdf", MAX)
+        assert "damaged or incomplete: copy or download it again" in str(error.value)
+
+    def test_invisible_ocr_noise_is_indexed_with_a_warning(self) -> None:
+        # A drawing on graph paper whose invisible OCR layer reads ":.,\ndP\n. .\ni, .", "LIL"…
+        doc = read_document(self.resources / "issue-301.pdf", DocumentMeta(), "g.pdf", MAX)
+        assert any("mostly stray marks" in w for w in doc.warnings)
+        assert doc.title == "Issue 301"  # not "LIL", the largest noise on the page
+
+    def test_ligatures_are_spelled_out(self) -> None:
+        doc = read_document(self.resources / "crazyones.pdf", DocumentMeta(), "c.pdf", MAX)
+        assert "The misfits." in doc.text and "things differently" in doc.text
+
+
+def test_clean_page_text_spells_out_ligatures_and_drops_control_characters() -> None:
+    assert clean_page_text("The misﬁts see things diﬀerently, ﬂoors, oﬃce") == (
+        "The misfits see things differently, floors, office"
+    )
+    assert clean_page_text("g\x7f\x7f f\x01x\x0cy") == "g f x y"
+
+
+def test_noise_warning_only_for_text_without_words() -> None:
+    assert noise_warning(":.,\ndP\n. .\ni, .\n. . ?\n. i '\n»\n14\ne.\n:\n..\nPr\n" * 3)
+    assert noise_warning("1\n\n2") is None  # too short to judge
+    assert noise_warning("Beautiful is better than ugly. " * 5) is None
+    prices = "302000001 10.12 散称华联粉条 2700549 334010053 0.5 红豆\n" * 5
+    assert noise_warning(prices) is None
+
+
+def test_text_layer_reading_stops_at_the_time_limit() -> None:
+    # pypdf has no limit of its own: the reader checks the file's time limit between pages.
+    result = read_pdf(REPORT, "report.pdf", ReadOptions(timeout_seconds=1e-9))
+    assert [s.page for s in result.segments] == [1]
+    assert result.page_count == 5
+    assert any(
+        "time limit" in w and "pages 2, 3, 4, 5 not read" in w and "QA_READ_TIMEOUT_S" in w
+        for w in result.warnings
+    )

@@ -205,3 +205,20 @@ def test_webvtt_header_without_cues_says_so() -> None:
 def test_timing_line_without_text_is_not_called_missing() -> None:
     with pytest.raises(IngestError, match=r"\(1 timing line but no caption text\)"):
         read_transcript("some text\n00:00:00,500 --> 00:00:07,000", "t.srt", "srt")
+
+
+def test_youtube_sbv_captions() -> None:
+    # Read once qa_assistant/ingest/__init__.py sends .sbv files here (today: unsupported type).
+    sbv = (
+        "0:00:00.378,0:00:11.378\nCaption text #1\n\n"
+        "0:00:11.378,0:00:12.305\nCaption text #2 (line 1)\nCaption text #2 (line 2)\n\n"
+        "0:00:17.484,0:00:16.543\nCaption text #3\n"
+    )
+    result = read_transcript(sbv, "captions.sbv", "sbv")
+    assert result.doc_format == "sbv"
+    assert [(s.start_seconds, s.end_seconds) for s in result.segments] == [
+        (pytest.approx(0.378), pytest.approx(11.378)),
+        (pytest.approx(11.378), pytest.approx(12.305)),
+    ]
+    assert "Caption text #2 (line 1) Caption text #2 (line 2)" in result.text
+    assert result.warnings == ("line 8: cue skipped (end before start)",)

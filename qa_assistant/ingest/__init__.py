@@ -27,7 +27,7 @@ from qa_assistant.ingest.transcript_cache import cache_key, load_transcript, reu
 from qa_assistant.language import detect_language
 from qa_assistant.types import Document, DocumentMeta
 
-TEXT_SUFFIXES = (".vtt", ".srt", ".txt", ".md", ".markdown")
+TEXT_SUFFIXES = (".vtt", ".srt", ".sbv", ".txt", ".md", ".markdown")
 OFFICE_SUFFIXES = (".pptx", ".docx")
 HTML_SUFFIXES = (".html", ".htm")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -66,6 +66,14 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
+def unsupported_reason(suffix: str) -> str:
+    """Why a file is not read, and what to do."""
+    return (
+        f"unsupported file type {suffix or '(none)'}: save or convert it as one of "
+        f"{', '.join(SUPPORTED_SUFFIXES)} and add it again"
+    )
+
+
 def is_media(path: Path | str) -> bool:
     """True for recordings (audio or video), which are transcribed when added."""
     return Path(path).suffix.lower() in MEDIA_SUFFIXES
@@ -91,10 +99,7 @@ def read_document(
     name = display_name(source)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise IngestError(
-            f"{name}: unsupported file type {suffix or '(none)'}; "
-            f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
-        )
+        raise IngestError(f"{name}: {unsupported_reason(suffix)}")
     options = replace(options or ReadOptions(), language=meta.language)
     limit = max_bytes * MEDIA_SIZE_FACTOR if suffix in MEDIA_SUFFIXES else max_bytes
     try:
@@ -107,7 +112,10 @@ def read_document(
             "split the file or raise QA_MAX_FILE_MB"
         )
     if size == 0:
-        raise IngestError(f"{name}: the file is empty")
+        raise IngestError(
+            f"{name}: the file is empty (0 bytes); check that it was saved or copied "
+            "completely and add it again"
+        )
     sha256 = file_sha256(path)
     if not sha256:
         raise IngestError(f"{name}: cannot read the file; check its permissions")
@@ -170,7 +178,7 @@ def _read(
     if suffix in HTML_SUFFIXES:
         return _with_text(read_html(data, name), name)
     text, encoding_warning = decode_text(data, name)
-    if suffix in (".vtt", ".srt"):
+    if suffix in (".vtt", ".srt", ".sbv"):  # .sbv: YouTube's caption export
         result = read_transcript(text, name, suffix[1:])
     elif suffix in (".md", ".markdown"):
         result = read_markdown(text)

@@ -26,6 +26,7 @@ _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+
 _WINDOWS_1252 = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii"})
 _HEADING_LEVEL = re.compile(r"^h([1-6])$")
 _SPACES = re.compile(r"[ \t\u00a0]+")
+_DOCUMENT_TAG = re.compile(r"<(?:html|body)[\s>]", re.IGNORECASE)
 
 
 def read_html(data: bytes, name: str) -> ReadResult:
@@ -34,6 +35,11 @@ def read_html(data: bytes, name: str) -> ReadResult:
     from lxml import etree
 
     text, encoding_warning = _decode(data, name)
+    fragment = not _DOCUMENT_TAG.search(text)
+    if fragment:
+        # A fragment (an article's <div> or <p>s, as readability exports it): trafilatura
+        # parses it as one element and finds nothing, so it is given a document to parse.
+        text = f"<html><body>{text}</body></html>"
     try:
         # No `url` argument and no fetch call: trafilatura only parses the string it is given.
         # Precision drops link-only lines (related articles, "Read more") and bylines; short
@@ -65,7 +71,8 @@ def read_html(data: bytes, name: str) -> ReadResult:
             f"{name}: no main text found in the web page (a menu, login or cookie page?); "
             "save the article page itself, or copy its text into a .txt file"
         )
-    title = _clean(root.get("title") or "") if root is not None else ""
+    # A fragment has no <title>: trafilatura would name it after a heading inside the text.
+    title = _clean(root.get("title") or "") if root is not None and not fragment else ""
     lone_title = _lone_h1(blocks)
     path: list[str] = []
     section: str | None = None

@@ -11,6 +11,7 @@ import math
 import re
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,15 +56,33 @@ _SPACES = re.compile(r"[ \t\u00a0]+")
 _HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters inside page text (TeX fonts map arrows and accents to \x01, \x1a, \x7f).
+_STRAY_CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Typographic ligatures (ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ) that LaTeX and InDesign fonts map to one character:
+# "misﬁts" would not match a search for "misfits".
+_LIGATURES = re.compile("[\ufb00-\ufb06]")
 _LETTERS = re.compile(r"[^\W\d_]{2}")
+DAMAGED_PDF_REMEDY = (
+    "the file is damaged or incomplete: copy or download it again, or open it in a PDF viewer "
+    "and save or print it as a new PDF"
+)
+# Text in which words and numbers (3+ letters or digits) are under this share of the visible
+# characters is noise, such as the invisible OCR layer of a drawing on graph paper (pypdf's
+# resources/issue-301.pdf: 14%, ":.,", "dP", "i, ."); prose, price lists and forms are 66-95%.
+NOISE_MIN_CHARS = 50
+NOISE_MAX_CONTENT_SHARE = 0.3
+_WORD = re.compile(r"[^\W_]{3,}")
 _DEFAULT_OPTIONS = ReadOptions()  # frozen: one shared default is safe
 # PDFium is not thread-safe: one page is rendered at a time in this process.
 _PDFIUM_LOCK = threading.Lock()
 
 
 def clean_page_text(text: str) -> str:
-    """Tidy extracted text: collapse runs of spaces, join words hyphenated across lines."""
+    """Tidy extracted text: collapse runs of spaces, join words hyphenated across lines, spell
+    out ligatures, drop control characters."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = _LIGATURES.sub(lambda match: unicodedata.normalize("NFKC", match.group()), text)
+    text = _STRAY_CONTROL.sub(" ", text)
     text = _SPACES.sub(" ", text)
     text = _HYPHEN_BREAK.sub(r"\1\2", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
@@ -93,12 +112,20 @@ def read_pdf(
     reader, pages = _open_pdf(path, name, password)
     labels = _page_labels(reader)
     heading = _HeadingFinder()
-    layers = [
-        _page_text(page, number, name, heading if number == 1 else None)
-        for number, page in enumerate(pages, start=1)
-    ]
+    layers: list[str] = []
+    for number, page in enumerate(pages, start=1):
+        layers.append(_page_text(page, number, name, heading if number == 1 else None))
+        # pypdf has no time limit of its own: a huge or crafted file stops here, between pages.
+        if time.monotonic() - started > options.timeout_seconds:
+            break
 
     warnings: list[str] = []
+    if len(layers) < len(pages):
+        unread = list(range(len(layers) + 1, len(pages) + 1))
+        warnings.append(
+            f"reading stopped at the {options.timeout_seconds:.0f} s time limit per file: "
+            f"pages {page_list(unread)} not read; raise QA_READ_TIMEOUT_S or split the file"
+        )
     notes: list[str] = []
     read_by_ocr: dict[int, str] = {}
     textless = [number for number, text in enumerate(layers, start=1) if not text]
@@ -157,18 +184,35 @@ def read_pdf(
     if not segments:
         reason = "; ".join(warnings) if unavailable is None else unavailable
         raise IngestError(f"{name}: no page has extractable text (a scanned PDF?) and {reason}")
+    text = PAGE_SEPARATOR.join(parts)
+    noise = noise_warning(text)
+    if noise:
+        warnings.append(noise)
     title, title_warning = _metadata_title(reader, path, name)
     if title_warning:
         warnings.append(title_warning)
     return ReadResult(
-        text=PAGE_SEPARATOR.join(parts),
+        text=text,
         segments=tuple(segments),
         kind="report",
         doc_format="pdf",
-        title=title or heading.title(),
+        title=title or (None if noise else heading.title()),
         page_count=len(pages),
         warnings=tuple(warnings),
         notes=tuple(notes),
+    )
+
+
+def noise_warning(text: str) -> str | None:
+    """A warning when the text is long enough to judge but is mostly stray marks, not words."""
+    marks = len(text) - text.count(" ") - text.count("\n")
+    content = sum(len(word) for word in _WORD.findall(text))
+    if marks < NOISE_MIN_CHARS or content >= NOISE_MAX_CONTENT_SHARE * marks:
+        return None
+    return (
+        f"the text is mostly stray marks, not words ({content} of {marks} characters are in "
+        "words or numbers): an invisible OCR layer of a drawing or a bad scan? check the PDF "
+        "in a viewer; the original document or a better scan would be searchable"
     )
 
 
@@ -189,13 +233,16 @@ def _open_pdf(path: Path, name: str, password: str | None) -> tuple[Any, list[An
     except IngestError:
         raise
     except (PdfReadError, ValueError, OSError, KeyError, TypeError) as exc:
-        raise IngestError(
-            f"{name}: not a readable PDF ({exc}); check that the file is complete"
-        ) from exc
+        raise IngestError(f"{name}: not a readable PDF ({exc}); {DAMAGED_PDF_REMEDY}") from exc
     except Exception as exc:  # pypdf raises many kinds of errors on damaged files
         if "decrypt" in str(exc).lower() or "cryptography" in str(exc).lower():
-            raise IngestError(f"{name}: cannot decrypt the PDF ({exc})") from exc
-        raise IngestError(f"{name}: not a readable PDF ({exc.__class__.__name__}: {exc})") from exc
+            raise IngestError(
+                f"{name}: cannot decrypt the PDF ({exc}); remove the protection "
+                "(e.g. print to PDF) and add it again"
+            ) from exc
+        raise IngestError(
+            f"{name}: not a readable PDF ({exc.__class__.__name__}: {exc}); {DAMAGED_PDF_REMEDY}"
+        ) from exc
 
 
 def _page_labels(reader: Any) -> list[str] | None:

@@ -1,4 +1,4 @@
-"""WebVTT and SRT reader: timed cues, speakers, rolling-caption duplicates merged.
+"""WebVTT, SRT and SBV reader: timed cues, speakers, rolling-caption duplicates merged.
 
 A small parser of our own rather than webvtt-py: webvtt-py rejects a whole file on the first
 malformed cue, while organisers' caption exports are often slightly broken; here a bad cue is
@@ -19,6 +19,8 @@ _TIMING = re.compile(
     r"^\s*(?P<start>(?:\d+:)?\d{1,2}:\d{1,2}(?:[.,]\d{1,3})?)\s*-->\s*"
     r"(?P<end>(?:\d+:)?\d{1,2}:\d{1,2}(?:[.,]\d{1,3})?)"
 )
+_SBV_TIME = r"\d+:\d{1,2}:\d{1,2}(?:\.\d{1,3})?"
+_SBV_TIMING = re.compile(rf"^(?P<start>{_SBV_TIME}),(?P<end>{_SBV_TIME})[ \t]*$", re.MULTILINE)
 _VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>")
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d{1,2}:\d{2}[^>]*>")
 # Zoom and Teams exports put "First Last: " before a turn; keep names short and capitalised.
@@ -230,14 +232,24 @@ def merge_rolling_captions(cues: list[Cue]) -> list[Cue]:
     return result
 
 
+def sbv_as_srt(text: str) -> str:
+    """YouTube SubViewer captions (.sbv) with SRT timing lines: `0:00:01.000,0:00:04.000` →
+    `0:00:01.000 --> 0:00:04.000`. The cues are otherwise laid out as in SRT."""
+    return _SBV_TIMING.sub(r"\g<start> --> \g<end>", text)
+
+
 def read_transcript(text: str, name: str, doc_format: str) -> ReadResult:
-    """Read decoded WebVTT/SRT text: one segment per cue; a turn starts on a new line with
+    """Read decoded WebVTT/SRT/SBV text: one segment per cue; a turn starts on a new line with
     `Name: ` when the speaker is known."""
+    if doc_format == "sbv":
+        text = sbv_as_srt(text)
     cues, warnings = parse_cues(text, name)
     cues = merge_rolling_captions(assign_speakers(cues))
     if not cues:
         detail = f" ({warnings[0]})" if warnings else ""
-        raise IngestError(f"{name}: no caption cues found{detail}; check that it is WebVTT or SRT")
+        raise IngestError(
+            f"{name}: no caption cues found{detail}; check that it is WebVTT, SRT or SBV"
+        )
     parts: list[str] = []
     segments: list[Segment] = []
     offset = 0
