@@ -17,6 +17,7 @@ from qa_assistant.ingest import SUPPORTED_SUFFIXES
 from qa_assistant.types import DocumentInfo, IngestReport
 from qa_assistant.ui.files import safe_filename
 from qa_assistant.ui.organiser import Organiser, Progress, UploadForm
+from qa_assistant.ui.render import source_kind
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ def document_rows(documents: list[DocumentInfo]) -> list[list[Any]]:
             extent = ""
         session = doc.session.session_id if doc.session else ""
         added = doc.added_at.replace("T", " ")[:16]
-        row = [doc.title, session, doc.kind, doc.language, extent, doc.passages, added, doc.doc_id]
+        kind = source_kind(doc.doc_format, doc.kind)
+        row = [doc.title, session, kind, doc.language, extent, doc.passages, added, doc.doc_id]
         rows.append(row)
     return rows
 
@@ -233,8 +235,7 @@ def build_library_tab(handlers: LibraryHandlers) -> LibraryTab:
     )
     with gr.Accordion("Add files", open=True):
         files = gr.File(
-            label="Reports, slides, web pages, scans, captions or recordings (PDF, PPTX, DOCX,"
-            " HTML, PNG/JPG/TIFF, VTT, SRT, TXT, MD, MP3/M4A/WAV/MP4…)",
+            label="Reports, slides, web pages, scans, captions or recordings",
             file_count="multiple",
             file_types=UPLOAD_TYPES,
             interactive=editable,

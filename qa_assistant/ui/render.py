@@ -123,14 +123,18 @@ def safe_url(url: str | None) -> str | None:
 FORMAT_LABELS = {"pptx": "slides", "docx": "report", "html": "web page", "image": "scan"}
 
 
-def kind_label(hit: Hit) -> str:
-    """What the source is, in a participant's words: recording, slides, web page, scan…"""
-    document = hit.document
-    if document.doc_format in MEDIA_FORMATS:
+def source_kind(doc_format: str, kind: str) -> str:
+    """What a document is, in a participant's words: recording, slides, web page, scan…"""
+    if doc_format in MEDIA_FORMATS:
         return "recording"
-    if hit.passage.ocr and document.doc_format == "pdf":
+    return FORMAT_LABELS.get(doc_format, kind)
+
+
+def kind_label(hit: Hit) -> str:
+    """What a hit's source is; a PDF page read by OCR is a scan."""
+    if hit.passage.ocr and hit.document.doc_format == "pdf":
         return "scan"
-    return FORMAT_LABELS.get(document.doc_format, document.kind)
+    return source_kind(hit.document.doc_format, hit.document.kind)
 
 
 def link_text(hit: Hit) -> str:
