@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +20,20 @@ from qa_assistant.errors import (
     QAError,
 )
 from qa_assistant.export import to_webvtt
-from qa_assistant.index_store import EmbeddingCache, IndexStore, Manifest, read_current
-from qa_assistant.ingest import display_name, file_sha256, is_supported, read_document
+from qa_assistant.index_store import (
+    EmbeddingCache,
+    IndexStore,
+    Manifest,
+    read_current,
+    remove_leftovers,
+)
+from qa_assistant.ingest import (
+    display_name,
+    file_sha256,
+    is_supported,
+    read_document,
+    unsupported_reason,
+)
 from qa_assistant.ingest.base import ReadOptions, ReadProgress, no_read_progress
 from qa_assistant.ingest.manifest import (
     CorpusManifest,
@@ -28,6 +41,7 @@ from qa_assistant.ingest.manifest import (
     find_manifest,
     load_manifest,
 )
+from qa_assistant.locking import write_lock
 from qa_assistant.search import (
     HybridSearcher,
     SearchOptions,
@@ -158,6 +172,18 @@ class Assistant:
             package_version=__version__,
         )
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Be the index's only writer: first among this process's threads, then among processes
+        (INDEX_DIR/write.lock, waiting with a message while another process writes).
+
+        Holding it, clear what killed writers left (a rebuild's unfinished version folder,
+        temporary files): nobody else can be writing them.
+        """
+        with self._write_lock, write_lock(self.settings.index_dir):
+            remove_leftovers(self.settings.index_dir)
+            yield
+
     def _writable_store(self) -> IndexStore:
         if not self.has_index():
             store = IndexStore.create(self.settings.index_dir, self._new_manifest())
@@ -228,7 +254,7 @@ class Assistant:
         started = time.perf_counter()
         files, reports = self._expand(paths)
         manifests: dict[Path, CorpusManifest] = {}
-        with self._write_lock:
+        with self._writing():
             store = self._writable_store()
             for number, path in enumerate(files, start=1):
                 progress(number - 1, len(files), f"reading {display_name(path.name)}")
@@ -256,7 +282,7 @@ class Assistant:
         started = time.perf_counter()
         pending = list(documents)
         reports: list[FileReport] = []
-        with self._write_lock:
+        with self._writing():
             store = self._writable_store()
             existing = {info.source: info.doc_id for info in store.list_documents()}
             for first in range(0, len(pending), ADD_DOCUMENTS_BATCH):
@@ -309,7 +335,7 @@ class Assistant:
                             FileReport(
                                 self._source(child),
                                 "skipped",
-                                error=f"unsupported file type {child.suffix or '(none)'}",
+                                error=unsupported_reason(child.suffix.lower()),
                             )
                         )
             elif path.is_file():
@@ -442,7 +468,7 @@ class Assistant:
 
     def remove(self, key: str) -> DocumentInfo:
         """Remove a document (by id, id prefix or path) from every index."""
-        with self._write_lock:
+        with self._writing():
             store = self._current_store()
             document = store.find_document(key) or store.find_document(self._source(Path(key)))
             if document is None:
@@ -464,7 +490,7 @@ class Assistant:
         The new version is built beside the old one, which keeps answering until the swap.
         """
         started = time.perf_counter()
-        with self._write_lock:
+        with self._writing():
             old = IndexStore.open_current(self.settings.index_dir, any_format=True)
             documents = list(old.iter_documents())
             new = IndexStore.create(self.settings.index_dir, self._new_manifest())

@@ -8,11 +8,17 @@ Layout of `index_dir`:
         manifest.json         model, dimension, chunk settings, format version
         store.sqlite          documents, passages (+ vectors), passages_fts, state
         vectors.<gen>.faiss   FAISS IndexIDMap2 for SQLite generation <gen>
+    write.lock                held by the one process writing (qa_assistant.locking)
 
 SQLite transactions make every change to documents, passages and keyword entries atomic. The
 FAISS file is derived data: it is written after the commit under a name carrying the SQLite
 generation, so a crash between the two leaves an old-generation file that `open` detects and
 rebuilds from the vectors stored in SQLite.
+
+Readers never lock: each thread reads through its own read snapshot (qa_assistant.snapshots),
+begun by `refresh`, so the several reads of one search see one generation. Writers hold the
+write lock; only they create version folders and delete what killed writers left
+(`remove_leftovers`).
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ import secrets
 import shutil
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator
+import time
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +43,7 @@ import numpy as np
 from qa_assistant.chunking import Layout
 from qa_assistant.errors import IndexMismatchError, IndexMissingError, QAError
 from qa_assistant.keyword_index import FTS_TOKENIZER, stemmed_text
+from qa_assistant.snapshots import ThreadSnapshots
 from qa_assistant.types import (
     Document,
     DocumentInfo,
@@ -59,6 +67,11 @@ CURRENT_FILE = "CURRENT"
 CACHE_FILE = "embeddings.sqlite"
 STORE_FILE = "store.sqlite"
 MANIFEST_FILE = "manifest.json"
+SQL_BATCH = 500  # ids per IN (...) list, below SQLite's default limit of bound parameters
+OPEN_ATTEMPTS = 3  # tries to open the current version while rebuilds swap it
+# A temporary file is a leftover when its process is gone and it is older than this: a pid
+# from another PID namespace (a container sharing the index) may look gone while it writes.
+TMP_GRACE_SECONDS = 60.0
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS documents (
@@ -133,8 +146,13 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+def _connect(path: Path, create: bool = True) -> sqlite3.Connection:
+    """A connection in WAL mode; with `create` False, a missing database is an error (a version
+    deleted by a rebuild must not come back as an empty file)."""
+    target: str | Path = path if create else f"{path.resolve().as_uri()}?mode=rw"
+    connection = sqlite3.connect(
+        target, check_same_thread=False, isolation_level=None, timeout=30, uri=not create
+    )
     connection.execute("PRAGMA journal_mode=WAL")  # readers in other processes keep working
     connection.execute("PRAGMA synchronous=FULL")
     connection.execute("PRAGMA foreign_keys=ON")
@@ -149,6 +167,73 @@ def read_current(root: Path) -> Path | None:
         return None
     folder = root / name
     return folder if name and (folder / STORE_FILE).is_file() else None
+
+
+def _generation_of(connection: sqlite3.Connection) -> int:
+    row = connection.execute("SELECT value FROM state WHERE key='generation'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _vector_file_generation(path: Path) -> int | None:
+    """5 for `vectors.5.faiss`; None for other names."""
+    parts = path.name.split(".")
+    if len(parts) == 3 and parts[0] == "vectors" and parts[2] == "faiss" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def _is_orphan_tmp(path: Path) -> bool:
+    """A `NAME.tmp-PID` file whose writer no longer runs (killed between write and rename)."""
+    _, sep, pid = path.name.rpartition(".tmp-")
+    if not (sep and pid.isdigit()) or _pid_alive(int(pid)):
+        return False
+    try:
+        return time.time() - path.stat().st_mtime > TMP_GRACE_SECONDS
+    except OSError:
+        return False
+
+
+def remove_leftovers(root: Path) -> list[Path]:
+    """Delete what killed writers left in an index folder; return what was deleted.
+
+    That is every version folder but the current one (a rebuild killed before its swap, or
+    after the swap but before deleting the old version) and temporary files whose process no
+    longer runs. Call only while holding the write lock: a version folder that is not current
+    may be a rebuild in progress, and only lock holders create them.
+    """
+    current = read_current(root)
+    if current is None:
+        return []  # nothing is known to be in use; keep everything for a human to look at
+    removed: list[Path] = []
+    for path in sorted(root.glob("v-*")):
+        if path.is_dir() and path != current:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    for path in [*root.glob("*.tmp-*"), *current.glob("*.tmp-*")]:
+        if path.is_file() and _is_orphan_tmp(path):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        logger.info("removed leftovers of interrupted writes: %s", [p.name for p in removed])
+    return removed
 
 
 class EmbeddingCache:
@@ -201,20 +286,56 @@ class StoredPassage:
     passage: Passage
 
 
+@dataclass(frozen=True)
+class IntegrityReport:
+    """Ids that break the one-to-one match of passages, keyword rows and vectors.
+
+    Every field is empty (or 0) when the index is sound; counts alone cannot show an id missing
+    on one side and a stray one on the other.
+    """
+
+    generation: int
+    passages: int
+    passages_without_document: tuple[int, ...] = ()
+    passages_without_keywords: tuple[int, ...] = ()
+    keywords_without_passage: tuple[int, ...] = ()
+    passages_without_vector: tuple[int, ...] = ()
+    vectors_unlike_stored: tuple[int, ...] = ()  # FAISS holds another vector than SQLite
+    stray_vectors: int = 0  # FAISS entries beyond those of the passages
+
+    @property
+    def sound(self) -> bool:
+        """True when every passage has exactly one document, keyword row and vector."""
+        return not (
+            self.passages_without_document
+            or self.passages_without_keywords
+            or self.keywords_without_passage
+            or self.passages_without_vector
+            or self.vectors_unlike_stored
+            or self.stray_vectors
+        )
+
+
 class IndexStore:
     """One index version: SQLite tables plus its FAISS vectors, safe for threads."""
 
-    def __init__(self, folder: Path, manifest: Manifest):
+    def __init__(self, folder: Path, manifest: Manifest, new: bool = False):
+        """Args:
+        new: create the database (`create`); otherwise it must exist.
+        """
         self.folder = folder
         self.manifest = manifest
-        self._db = _connect(folder / STORE_FILE)
+        self._db = _connect(folder / STORE_FILE, create=new)  # writes, and reads off snapshots
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
+        self._snapshots = ThreadSnapshots(
+            lambda: _connect(folder / STORE_FILE, create=False), _generation_of
+        )
         self._vectors = VectorIndex(manifest.dimension)
         self._vectors_generation = -1
         self._languages: tuple[int, tuple[str, ...]] | None = None
         self._order: tuple[int, dict[int, tuple[str, list[int], int]]] | None = None
-        self._load_vectors()
+        self.refresh()  # the opening thread's first search reads a snapshot too
 
     # ----- versions -------------------------------------------------------------------------
     @classmethod
@@ -228,7 +349,7 @@ class IndexStore:
         tmp = folder / (MANIFEST_FILE + ".tmp")
         tmp.write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
         os.replace(tmp, folder / MANIFEST_FILE)
-        return cls(folder, manifest)
+        return cls(folder, manifest, new=True)
 
     @classmethod
     def open_current(cls, root: Path, any_format: bool = False) -> IndexStore:
@@ -237,32 +358,44 @@ class IndexStore:
         `any_format` opens an index of an older format too, to read its documents for a
         rebuild (the documents table has not changed between formats).
         """
-        folder = read_current(root)
-        if folder is None:
-            raise IndexMissingError(
-                f"no index in {root}: build one with `qa-assistant add corpus/` "
-                "(or `make run`, which builds it from corpus/)"
-            )
-        try:
-            data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-            manifest = Manifest(**data)
-        except (OSError, ValueError, TypeError) as exc:
-            raise QAError(
-                f"{folder / MANIFEST_FILE} is unreadable ({exc}); run `qa-assistant rebuild`"
-            ) from exc
-        if manifest.format_version != FORMAT_VERSION and not any_format:
-            raise IndexMismatchError(
-                f"index in {root} has format {manifest.format_version}, this version reads "
-                f"{FORMAT_VERSION}: run `qa-assistant rebuild`"
-            )
-        return cls(folder, manifest)
+        for _ in range(OPEN_ATTEMPTS):
+            folder = read_current(root)
+            if folder is None:
+                raise IndexMissingError(
+                    f"no index in {root}: build one with `qa-assistant add corpus/` "
+                    "(or `make run`, which builds it from corpus/)"
+                )
+            try:
+                data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+                manifest = Manifest(**data)
+            except (OSError, ValueError, TypeError) as exc:
+                if read_current(root) != folder:
+                    continue  # a rebuild swapped versions and deleted this one meanwhile
+                raise QAError(
+                    f"{folder / MANIFEST_FILE} is unreadable ({exc}); run `qa-assistant rebuild`"
+                ) from exc
+            if manifest.format_version != FORMAT_VERSION and not any_format:
+                raise IndexMismatchError(
+                    f"index in {root} has format {manifest.format_version}, this version reads "
+                    f"{FORMAT_VERSION}: run `qa-assistant rebuild`"
+                )
+            try:
+                return cls(folder, manifest)
+            except sqlite3.Error:
+                if read_current(root) == folder:
+                    raise
+        raise QAError(f"the index in {root} keeps changing while opening it; try again")
 
     def make_current(self) -> None:
         """Atomically make this version the active one; older versions are deleted."""
         root = self.folder.parent
         tmp = root / f"{CURRENT_FILE}.tmp-{os.getpid()}"
-        tmp.write_text(self.folder.name + "\n", encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(self.folder.name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())  # the new name survives a power cut, not only a kill
         os.replace(tmp, root / CURRENT_FILE)
+        _fsync_folder(root)
         for other in root.glob("v-*"):
             if other.is_dir() and other != self.folder:
                 # Processes that still serve the old version keep their open files (POSIX).
@@ -282,20 +415,35 @@ class IndexStore:
 
     def close(self) -> None:
         """Release the database."""
-        self._db.close()
+        with self._lock:
+            self._snapshots.close()
+            self._db.close()
 
-    # ----- generation and vectors ------------------------------------------------------------
+    # ----- generation, vectors and snapshots ---------------------------------------------------
     def generation(self) -> int:
-        """Counter bumped by every committed change."""
-        row = self._db.execute("SELECT value FROM state WHERE key='generation'").fetchone()
-        return int(row[0]) if row else 0
+        """Counter bumped by every committed change (the one this thread's snapshot sees)."""
+        with self._lock:
+            snapshot = self._snapshots.current()
+            if snapshot is not None and snapshot.generation is not None:
+                return snapshot.generation
+            return _generation_of(self._db)
+
+    def _view(self) -> sqlite3.Connection:
+        """The connection this thread reads with: its snapshot's, else the latest state."""
+        snapshot = self._snapshots.current()
+        return snapshot.connection if snapshot is not None else self._db
+
+    def _read(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        """Run a query on this thread's view (the caller holds the lock)."""
+        return self._view().execute(sql, params)
 
     def _vector_file(self, generation: int) -> Path:
         return self.folder / f"vectors.{generation}.faiss"
 
-    def _load_vectors(self) -> None:
+    def _load_vectors(self, connection: sqlite3.Connection) -> None:
+        """The vectors of the generation `connection` sees (it is inside a read transaction)."""
         with self._lock:
-            generation = self.generation()
+            generation = _generation_of(connection)
             path = self._vector_file(generation)
             if path.is_file():
                 try:
@@ -307,7 +455,7 @@ class IndexStore:
             self._vectors = VectorIndex(self.manifest.dimension)
             ids: list[int] = []
             rows: list[NDArray[np.float32]] = []
-            for row_id, blob in self._db.execute("SELECT id, vector FROM passages ORDER BY id"):
+            for row_id, blob in connection.execute("SELECT id, vector FROM passages ORDER BY id"):
                 ids.append(row_id)
                 rows.append(np.frombuffer(blob, dtype=np.float32))
             if ids:
@@ -320,14 +468,34 @@ class IndexStore:
         generation = self._vectors_generation
         self._vectors.save(self._vector_file(generation))
         for old in self.folder.glob("vectors.*.faiss"):
-            if old != self._vector_file(generation):
+            # Only older ones: a reader that rebuilt a stale generation must not delete the
+            # file a writer has just saved for a newer one.
+            older = _vector_file_generation(old)
+            if older is not None and older < generation:
                 old.unlink(missing_ok=True)
 
     def refresh(self) -> None:
-        """Pick up changes committed by another process (cheap when there are none)."""
+        """Begin this thread's read snapshot and pick up changes committed by other processes.
+
+        Until the thread's next refresh (or its next write), its reads see this one committed
+        generation, whatever other threads and processes commit meanwhile, so a search made of
+        several reads never mixes two versions of a document. Cheap when nothing changed.
+        """
         with self._lock:
-            if self.generation() != self._vectors_generation:
-                self._load_vectors()
+            snapshot = self._snapshots.begin()
+            connection = snapshot.connection if snapshot is not None else self._db
+            if _generation_of(connection) != self._vectors_generation:
+                self._load_vectors(connection)
+
+    def _vectors_match_view(self) -> bool:
+        """True when FAISS holds exactly the passages this thread reads (caller holds the lock).
+
+        It may not: another thread of this process wrote, or refreshed to a newer generation,
+        after this thread's snapshot began.
+        """
+        snapshot = self._snapshots.current()
+        seen = snapshot.generation if snapshot is not None else _generation_of(self._db)
+        return seen == self._vectors_generation
 
     # ----- writes ---------------------------------------------------------------------------
     def write_document(
@@ -344,6 +512,7 @@ class IndexStore:
         """
         duration = max((s.end_seconds or 0.0 for s in doc.segments), default=0.0) or None
         with self._lock:
+            self._snapshots.end_own()  # this thread reads its own writes from now on
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 removed = self._delete_rows(replace_doc_id) if replace_doc_id else []
@@ -411,11 +580,12 @@ class IndexStore:
                 raise
             self._vectors.remove(np.array(removed, dtype=np.int64))
             self._vectors.add(np.array(new_ids, dtype=np.int64), np.asarray(vectors, np.float32))
-            self._vectors_generation = self.generation()
+            self._vectors_generation = _generation_of(self._db)
 
     def delete_document(self, doc_id: str) -> int:
         """Remove a document, its passages, keyword entries and vectors; return passages removed."""
         with self._lock:
+            self._snapshots.end_own()
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 removed = self._delete_rows(doc_id)
@@ -425,13 +595,13 @@ class IndexStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._vectors.remove(np.array(removed, dtype=np.int64))
-            self._vectors_generation = self.generation()
+            self._vectors_generation = _generation_of(self._db)
             return len(removed)
 
     def flush(self) -> None:
         """Write the FAISS file for the current generation (after a batch of writes)."""
         with self._lock:
-            if self._vectors_generation == self.generation():
+            if self._vectors_generation == _generation_of(self._db):
                 self._save_vectors()
 
     def _delete_rows(self, doc_id: str) -> list[int]:
@@ -451,7 +621,7 @@ class IndexStore:
     def find_document(self, key: str) -> DocumentInfo | None:
         """A document by id, id prefix (≥ 6 chars) or source path."""
         with self._lock:
-            row = self._db.execute(
+            row = self._read(
                 f"{_INFO_SELECT} WHERE d.doc_id = ? OR d.source = ?"
                 " OR (length(?) >= 6 AND d.doc_id LIKE ? || '%') GROUP BY d.doc_id LIMIT 2",
                 (key, key, key, key),
@@ -461,7 +631,7 @@ class IndexStore:
     def find_by_sha(self, sha256: str) -> DocumentInfo | None:
         """A document with exactly these contents."""
         with self._lock:
-            row = self._db.execute(
+            row = self._read(
                 f"{_INFO_SELECT} WHERE d.sha256 = ? GROUP BY d.doc_id", (sha256,)
             ).fetchone()
         return _info(row) if row else None
@@ -469,15 +639,13 @@ class IndexStore:
     def stored_meta(self, doc_id: str) -> DocumentMeta | None:
         """The organiser's metadata a document was added with."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT meta FROM documents WHERE doc_id=?", (doc_id,)
-            ).fetchone()
+            row = self._read("SELECT meta FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
         return _meta_from_json(row[0]) if row else None
 
     def list_documents(self) -> list[DocumentInfo]:
         """All documents, by session then source."""
         with self._lock:
-            rows = self._db.execute(
+            rows = self._read(
                 f"{_INFO_SELECT} GROUP BY d.doc_id ORDER BY d.session_date, d.session_id, d.source"
             ).fetchall()
         return [_info(r) for r in rows]
@@ -488,7 +656,7 @@ class IndexStore:
             return {}
         marks = ",".join("?" * len(doc_ids))
         with self._lock:
-            rows = self._db.execute(
+            rows = self._read(
                 f"{_INFO_SELECT} WHERE d.doc_id IN ({marks}) GROUP BY d.doc_id", list(doc_ids)
             ).fetchall()
         return {r[0]: _info(r) for r in rows}
@@ -499,7 +667,7 @@ class IndexStore:
             return {}
         marks = ",".join("?" * len(row_ids))
         with self._lock:
-            rows = self._db.execute(
+            rows = self._read(
                 f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE id IN ({marks})", row_ids
             ).fetchall()
         return {r[0]: _passage(r) for r in rows}
@@ -507,25 +675,59 @@ class IndexStore:
     def document_passages(self, doc_id: str) -> list[Passage]:
         """All passages of one document, in text order."""
         with self._lock:
-            rows = self._db.execute(
+            rows = self._read(
                 f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE doc_id=? ORDER BY char_start",
                 (doc_id,),
             ).fetchall()
         return [_passage(r) for r in rows]
 
     def counts(self) -> tuple[int, int, int, int]:
-        """(documents, passages, keyword rows, vectors): equal passage counts mean consistent."""
+        """(documents, passages, keyword rows, vectors). Equal counts are necessary, not
+        sufficient: `check_integrity` compares the ids."""
         with self._lock:
-            documents = self._db.execute("SELECT count(*) FROM documents").fetchone()[0]
-            passages = self._db.execute("SELECT count(*) FROM passages").fetchone()[0]
-            keyword = self._db.execute("SELECT count(*) FROM passages_fts").fetchone()[0]
+            view = self._view()
+            documents = view.execute("SELECT count(*) FROM documents").fetchone()[0]
+            passages = view.execute("SELECT count(*) FROM passages").fetchone()[0]
+            keyword = view.execute("SELECT count(*) FROM passages_fts").fetchone()[0]
             return int(documents), int(passages), int(keyword), len(self._vectors)
+
+    def check_integrity(self) -> IntegrityReport:
+        """Compare passages, keyword rows, documents and FAISS vectors id by id (one snapshot)."""
+        with self._lock:
+            self.refresh()  # this thread's snapshot, and FAISS for its generation
+            view = self._view()
+            stored = dict(view.execute("SELECT id, vector FROM passages").fetchall())
+            orphans = view.execute(
+                "SELECT p.id FROM passages p LEFT JOIN documents d ON d.doc_id = p.doc_id"
+                " WHERE d.doc_id IS NULL"
+            ).fetchall()
+            keyword = {r[0] for r in view.execute("SELECT rowid FROM passages_fts")}
+            missing: list[int] = []
+            unlike: list[int] = []
+            for row_id, blob in sorted(stored.items()):
+                try:
+                    vector = self._vectors.reconstruct([row_id])[0]
+                except RuntimeError:  # FAISS: key not found
+                    missing.append(row_id)
+                    continue
+                if not np.array_equal(vector, np.frombuffer(blob, dtype=np.float32)):
+                    unlike.append(row_id)
+            return IntegrityReport(
+                generation=self.generation(),
+                passages=len(stored),
+                passages_without_document=tuple(sorted(r[0] for r in orphans)),
+                passages_without_keywords=tuple(sorted(set(stored) - keyword)),
+                keywords_without_passage=tuple(sorted(keyword - set(stored))),
+                passages_without_vector=tuple(missing),
+                vectors_unlike_stored=tuple(unlike),
+                stray_vectors=len(self._vectors) - (len(stored) - len(missing)),
+            )
 
     def iter_documents(self, doc_id: str | None = None) -> Iterator[tuple[Document, DocumentMeta]]:
         """Every stored document (or the one `doc_id`) with its text and segments."""
         where, params = ("WHERE doc_id=?", [doc_id]) if doc_id is not None else ("", [])
         with self._lock:
-            rows = self._db.execute(
+            rows = self._read(
                 "SELECT doc_id, source, sha256, title, kind, doc_format, language, session_id,"
                 " session_title, session_date, session_recording_url, recording_url, page_count,"
                 f" text, segments, warnings, meta FROM documents {where} ORDER BY source",
@@ -558,7 +760,7 @@ class IndexStore:
         if not where:
             return None
         with self._lock:
-            rows = self._db.execute(
+            rows = self._read(
                 "SELECT p.id FROM passages p JOIN documents d ON d.doc_id = p.doc_id"
                 f" WHERE {where}",
                 params,
@@ -566,9 +768,22 @@ class IndexStore:
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def stored_vectors(self, row_ids: list[int]) -> NDArray[np.float32]:
-        """The vectors of the given passages, in order."""
+        """The vectors of the given passages, in order (as this thread's snapshot has them)."""
+        out = np.zeros((len(row_ids), self.manifest.dimension), dtype=np.float32)
+        if not row_ids:
+            return out
         with self._lock:
-            return self._vectors.reconstruct(row_ids)
+            if self._vectors_match_view():
+                return self._vectors.reconstruct(row_ids)
+            found: dict[int, bytes] = {}
+            for start in range(0, len(row_ids), SQL_BATCH):
+                chunk = row_ids[start : start + SQL_BATCH]
+                marks = ",".join("?" * len(chunk))
+                rows = self._read(f"SELECT id, vector FROM passages WHERE id IN ({marks})", chunk)
+                found.update(rows.fetchall())
+        for row, row_id in enumerate(row_ids):
+            out[row] = np.frombuffer(found[row_id], dtype=np.float32)
+        return out
 
     def vector_search(
         self, query: NDArray[np.float32], top_k: int, filters: SearchFilters
@@ -576,7 +791,19 @@ class IndexStore:
         """(row id, cosine) of the nearest passages passing the filters."""
         allowed = self.allowed_ids(filters)
         with self._lock:
-            return self._vectors.search(query, top_k, allowed)
+            hits = self._vectors.search(query, top_k, allowed)
+            if not hits or self._vectors_match_view():
+                return hits
+            # FAISS moved past this thread's snapshot (a write or a newer snapshot in another
+            # thread of this process). Keep the hits the snapshot has, scored with its vectors:
+            # a replaced document's new passages may reuse the row ids of its old ones.
+            marks = ",".join("?" * len(hits))
+            rows = self._read(
+                f"SELECT id, vector FROM passages WHERE id IN ({marks})", [i for i, _ in hits]
+            ).fetchall()
+        flat = np.asarray(query, dtype=np.float32).reshape(-1)
+        scored = [(int(i), float(np.frombuffer(blob, dtype=np.float32) @ flat)) for i, blob in rows]
+        return sorted(scored, key=lambda hit: (-hit[1], hit[0]))
 
     def keyword_search(
         self, match: str, top_k: int, filters: SearchFilters
@@ -591,7 +818,7 @@ class IndexStore:
         )
         with self._lock:
             try:
-                rows = self._db.execute(sql, [match, *params, top_k]).fetchall()
+                rows = self._read(sql, [match, *params, top_k]).fetchall()
             except sqlite3.OperationalError as exc:
                 logger.warning("keyword query %r failed: %s", match, exc)
                 return []
@@ -613,7 +840,7 @@ class IndexStore:
         )
         with self._lock:
             try:
-                rows = self._db.execute(sql, [match, *row_ids, *params]).fetchall()
+                rows = self._read(sql, [match, *row_ids, *params]).fetchall()
             except sqlite3.OperationalError as exc:
                 logger.warning("keyword query %r failed: %s", match, exc)
                 return {}
@@ -629,7 +856,7 @@ class IndexStore:
             generation = self.generation()
             if self._order is None or self._order[0] != generation:
                 position: dict[int, tuple[str, list[int], int]] = {}
-                rows = self._db.execute(
+                rows = self._read(
                     "SELECT p.id, p.doc_id, d.kind FROM passages p"
                     " JOIN documents d ON d.doc_id = p.doc_id"
                     " ORDER BY p.doc_id, p.char_start, p.id"
@@ -658,7 +885,7 @@ class IndexStore:
             if self._languages is None or self._languages[0] != generation:
                 found = tuple(
                     r[0]
-                    for r in self._db.execute(
+                    for r in self._read(
                         "SELECT DISTINCT language FROM passages WHERE language IS NOT NULL"
                         " AND language != 'und' ORDER BY language"
                     )
@@ -671,7 +898,7 @@ class IndexStore:
         with self._lock:
             sessions = [
                 Session(r[0], r[1] or "", r[2] or "", r[3])
-                for r in self._db.execute(
+                for r in self._read(
                     "SELECT DISTINCT session_id, session_title, session_date,"
                     " session_recording_url FROM documents WHERE session_id IS NOT NULL"
                     " ORDER BY session_date, session_id"
@@ -679,15 +906,15 @@ class IndexStore:
             ]
             speakers = [
                 r[0]
-                for r in self._db.execute(
+                for r in self._read(
                     "SELECT speaker FROM passages WHERE speaker IS NOT NULL GROUP BY speaker"
                     " ORDER BY count(*) DESC, speaker"
                 )
             ]
-            kinds = [r[0] for r in self._db.execute("SELECT DISTINCT kind FROM documents")]
+            kinds = [r[0] for r in self._read("SELECT DISTINCT kind FROM documents")]
             documents = [
                 (r[0], r[1])
-                for r in self._db.execute("SELECT doc_id, title FROM documents ORDER BY title")
+                for r in self._read("SELECT doc_id, title FROM documents ORDER BY title")
             ]
         return Facets(
             sessions=tuple(sessions),
