@@ -197,30 +197,34 @@ def pypdf_text(path: Path) -> str:
     return "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
 
 
+def pdf_row(path: Path, reference: str, label: str) -> dict[str, Any]:
+    """OCR of a scanned PDF by the product against `reference`; pypdf's text layer as baseline."""
+    prefix = path.stem.split("_")[0]
+    started = time.perf_counter()
+    result = read_pdf(
+        path, path.name, ReadOptions(language=prefix if prefix in LANGUAGES else None)
+    )
+    seconds = time.perf_counter() - started
+    row = {
+        "file": label,
+        "language": prefix,
+        "pages": len(result.segments),
+        "cer": round(ocr_cer(reference, result.text), 4),
+        "seconds_per_page": round(seconds / max(len(result.segments), 1), 2),
+        "baseline_cer": round(ocr_cer(reference, pypdf_text(path)), 4),
+        "baseline_seconds": float("nan"),
+    }
+    logger.info("%s", row)
+    return row
+
+
 def known_pdf_rows(folder: Path) -> list[dict[str, Any]]:
     """Scanned PDFs whose text is known exactly (KNOWN_TEXT)."""
-    rows = []
-    for file_name, reference in KNOWN_TEXT.items():
-        path = folder / file_name
-        if not path.exists():
-            continue
-        prefix = path.stem.split("_")[0]
-        started = time.perf_counter()
-        result = read_pdf(path, path.name, ReadOptions(language=prefix))
-        seconds = time.perf_counter() - started
-        rows.append(
-            {
-                "file": path.name,
-                "language": prefix,
-                "pages": len(result.segments),
-                "cer": round(ocr_cer(reference, result.text), 4),
-                "seconds_per_page": round(seconds / max(len(result.segments), 1), 2),
-                "baseline_cer": round(ocr_cer(reference, pypdf_text(path)), 4),
-                "baseline_seconds": float("nan"),
-            }
-        )
-        logger.info("%s", rows[-1])
-    return rows
+    return [
+        pdf_row(folder / file_name, reference, file_name)
+        for file_name, reference in KNOWN_TEXT.items()
+        if (folder / file_name).exists()
+    ]
 
 
 def silver_pdf_rows(folder: Path) -> list[dict[str, Any]]:
@@ -229,26 +233,9 @@ def silver_pdf_rows(folder: Path) -> list[dict[str, Any]]:
     rows = []
     for reference_file in sorted((folder / "_reference").glob("*.silver_tesseract.txt")):
         path = folder / (reference_file.name.removesuffix(".silver_tesseract.txt") + ".pdf")
-        if not path.exists():
-            continue
-        prefix = path.stem.split("_")[0]
-        options = ReadOptions(language=prefix if prefix in LANGUAGES else None)
-        started = time.perf_counter()
-        result = read_pdf(path, path.name, options)
-        seconds = time.perf_counter() - started
-        reference = reference_file.read_text(encoding="utf-8")
-        rows.append(
-            {
-                "file": path.name + " (silver)",
-                "language": prefix,
-                "pages": len(result.segments),
-                "cer": round(ocr_cer(reference, result.text), 4),
-                "seconds_per_page": round(seconds / max(len(result.segments), 1), 2),
-                "baseline_cer": round(ocr_cer(reference, pypdf_text(path)), 4),
-                "baseline_seconds": float("nan"),
-            }
-        )
-        logger.info("%s", rows[-1])
+        if path.exists():
+            reference = reference_file.read_text(encoding="utf-8")
+            rows.append(pdf_row(path, reference, path.name + " (silver)"))
     return rows
 
 

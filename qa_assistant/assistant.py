@@ -470,15 +470,20 @@ class Assistant:
         """Remove a document (by id, id prefix or path) from every index."""
         with self._writing():
             store = self._current_store()
-            document = store.find_document(key) or store.find_document(self._source(Path(key)))
-            if document is None:
-                raise DocumentNotFoundError(
-                    f"no document {display_name(key)!r} in the index; "
-                    "`qa-assistant list` shows ids and paths"
-                )
+            document = self._find(store, key)
             store.delete_document(document.doc_id)
             store.flush()
             return document
+
+    def _find(self, store: IndexStore, key: str) -> DocumentInfo:
+        """The document a user names by id, id prefix or path."""
+        document = store.find_document(key) or store.find_document(self._source(Path(key)))
+        if document is None:
+            raise DocumentNotFoundError(
+                f"no document {display_name(key)!r} in the index; "
+                "`qa-assistant list` shows ids and paths"
+            )
+        return document
 
     def list_documents(self) -> list[DocumentInfo]:
         """Every indexed document."""
@@ -603,13 +608,7 @@ class Assistant:
         Args:
             key: document id, id prefix or path, as for `remove`.
         """
-        store = self._current_store()
-        info = store.find_document(key) or store.find_document(self._source(Path(key)))
-        if info is None:
-            raise DocumentNotFoundError(
-                f"no document {display_name(key)!r} in the index; "
-                "`qa-assistant list` shows ids and paths"
-            )
+        info = self._find(self._current_store(), key)
         document = self.stored_document(info.doc_id)
         try:
             return info, to_webvtt(document) if document else ""

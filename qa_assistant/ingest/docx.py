@@ -17,6 +17,7 @@ from typing import Any
 
 from qa_assistant.errors import IngestError
 from qa_assistant.ingest.base import ReadResult
+from qa_assistant.ingest.office import office_bytes
 from qa_assistant.types import Segment
 
 BLOCK_SEPARATOR = "\n\n"
@@ -24,7 +25,6 @@ CELL_SEPARATOR = " | "
 SECTION_SEPARATOR = " › "  # as read_markdown
 FOOTNOTES_SECTION = "Footnotes"
 MAX_STYLE_DEPTH = 20  # basedOn chains are short; this only guards against cycles
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Word 97-2003 files and encrypted OOXML
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 # Text inside these is not the paragraph's own: alternatives, text boxes, deletions.
@@ -100,19 +100,7 @@ def _open(path: Path, name: str) -> Any:
     """The python-docx Document, or an IngestError saying why the file cannot be opened."""
     import docx
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise IngestError(f"{name}: cannot read the file ({exc.strerror or exc})") from exc
-    if data.startswith(OLE_MAGIC):
-        if "EncryptedPackage".encode("utf-16-le") in data:
-            raise IngestError(
-                f"{name}: the Word file is protected by a password; "
-                "save an unprotected copy and add it again"
-            )
-        raise IngestError(f"{name}: an old Word 97-2003 file, not .docx; save it again as .docx")
-    if not data.startswith(b"PK"):
-        raise IngestError(f"{name}: not a Word file (not a zip archive); save it again as .docx")
+    data = office_bytes(path, name, "Word", ".docx")
     try:
         return docx.Document(io.BytesIO(data))
     except zipfile.BadZipFile as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 from qa_assistant.errors import IngestError
 from qa_assistant.ingest.base import ReadResult
+from qa_assistant.ingest.office import office_bytes
 from qa_assistant.types import Segment
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,6 @@ logger = logging.getLogger(__name__)
 SLIDE_SEPARATOR = "\n\n"
 NOTES_PREFIX = "Notes: "
 CELL_SEPARATOR = " | "
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Office 97-2003 files and encrypted OOXML
 _PRESENTATION_MAIN = (
     "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"
 )
@@ -111,19 +111,7 @@ def _open(path: Path, name: str) -> Any:
     """The python-pptx Presentation, or an IngestError saying why the file cannot be opened."""
     from pptx import Presentation
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise IngestError(f"{name}: cannot read the file ({exc.strerror or exc})") from exc
-    if data.startswith(OLE_MAGIC):
-        if "EncryptedPackage".encode("utf-16-le") in data:
-            raise IngestError(
-                f"{name}: the PowerPoint file is protected by a password; "
-                "save an unprotected copy and add it again"
-            )
-        raise IngestError(
-            f"{name}: an old PowerPoint 97-2003 file, not .pptx; save it again as .pptx"
-        )
+    data = office_bytes(path, name, "PowerPoint", ".pptx")
     try:
         return Presentation(io.BytesIO(_as_presentation(data)))
     except Exception as exc:  # python-pptx, zipfile and lxml raise many kinds of errors
