@@ -129,7 +129,7 @@ def test_deck_without_text_is_refused(tmp_path: Path) -> None:
 def test_not_a_zip_deck_names_file_and_remedy(tmp_path: Path) -> None:
     path = tmp_path / "notes.pptx"
     path.write_bytes(b"just some text, not a deck")
-    not_zip = r"^notes\.pptx: not a PowerPoint file \(not a zip archive\); save it again as \.pptx"
+    not_zip = r"^notes\.pptx: not a readable PowerPoint file \(not a zip archive\); save it again"
     with pytest.raises(IngestError, match=not_zip):
         read_pptx(path, "notes.pptx")
 
@@ -252,7 +252,7 @@ def test_report_title_from_properties_first(tmp_path: Path) -> None:
 def test_not_a_zip_report(tmp_path: Path) -> None:
     path = tmp_path / "memo.docx"
     path.write_bytes(b"plain words")
-    with pytest.raises(IngestError, match=r"^memo\.docx: not a Word file.*save it again as \.docx"):
+    with pytest.raises(IngestError, match=r"^memo\.docx: not a readable Word file.*as \.docx"):
         read_docx(path, "memo.docx")
 
 

@@ -33,6 +33,7 @@ def office_bytes(path: Path, name: str, application: str, suffix: str) -> bytes:
         )
     if not data.startswith(b"PK"):
         raise IngestError(
-            f"{name}: not a {application} file (not a zip archive); save it again as {suffix}"
+            f"{name}: not a readable {application} file (not a zip archive); "
+            f"save it again as {suffix}"
         )
     return data
