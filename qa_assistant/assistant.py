@@ -7,8 +7,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qa_assistant import __version__
 from qa_assistant.answering import DOCUMENT_ROUTE
@@ -20,6 +21,7 @@ from qa_assistant.errors import (
     QAError,
 )
 from qa_assistant.export import to_webvtt
+from qa_assistant.feedback import LOG_FILE, QuestionLog, QuestionSummary
 from qa_assistant.index_store import (
     EmbeddingCache,
     IndexStore,
@@ -111,6 +113,7 @@ class Assistant:
         self._reranker: Reranker | None = None
         self._second_stage_encoder = second_stage_encoder
         self._write_lock = threading.Lock()  # one add/remove/rebuild at a time per process
+        self._question_log: QuestionLog | None = None
 
     # ----- wiring ---------------------------------------------------------------------------
     @property
@@ -549,14 +552,40 @@ class Assistant:
         )
         threshold = self.min_score
         if result.hits and result.best_score >= threshold:
-            return Answer(question, True, result.hits, result.query_language)
-        return Answer(
-            question,
-            False,
-            (),
-            result.query_language,
-            suggestions=_sessions_of(result.hits),
-        )
+            answer = Answer(question, True, result.hits, result.query_language)
+        else:
+            answer = Answer(
+                question,
+                False,
+                (),
+                result.query_language,
+                suggestions=_sessions_of(result.hits),
+            )
+        if self.settings.log_questions:
+            answer = replace(
+                answer, ask_id=self.question_log.record(answer, filters or SearchFilters())
+            )
+        return answer
+
+    @property
+    def question_log(self) -> QuestionLog:
+        """The organisers' log of questions and votes, beside the index (opened on first use)."""
+        with self._embedder_lock:
+            if self._question_log is None:
+                self._question_log = QuestionLog(self.settings.index_dir / LOG_FILE)
+            return self._question_log
+
+    def vote(self, ask_id: str, rank: int, helpful: bool) -> None:
+        """A participant's 👍 (helpful) or 👎 on the hit at `rank` of a logged answer."""
+        self.question_log.vote(ask_id, rank, helpful)
+
+    def question_summaries(self, session: str | None = None) -> list[QuestionSummary]:
+        """What participants asked: unanswered and 👎 questions first, then the most asked."""
+        return self.question_log.questions(session)
+
+    def judged_questions(self) -> list[dict[str, Any]]:
+        """Participants' 👍 votes as rows of a `qa-assistant eval questions` file."""
+        return self.question_log.judged_rows()
 
     @property
     def min_score(self) -> float:

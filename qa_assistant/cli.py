@@ -1,4 +1,5 @@
-"""Command line: `qa-assistant add | remove | list | transcript | rebuild | ask | serve | eval`.
+"""Command line: `qa-assistant add | remove | list | transcript | rebuild | ask | questions |
+serve | eval`.
 
 Each command reads options into Settings, calls one Assistant method and prints the result.
 """
@@ -239,6 +240,47 @@ def transcript(ctx: click.Context, document: str, output: Path | None) -> None:
         return
     output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {output} ({info.title})", err=True)
+
+
+@cli.command()
+@click.option("--session", help="Only questions about this session.")
+@click.option(
+    "--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Write CSV here."
+)
+@click.option(
+    "--eval",
+    "eval_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write participants' 👍 as a file for `qa-assistant eval questions`.",
+)
+@click.pass_context
+def questions(
+    ctx: click.Context, session: str | None, csv_file: Path | None, eval_file: Path | None
+) -> None:
+    """What participants asked: unanswered and 👎 questions first, then the most asked.
+
+    \b
+    Example:
+      qa-assistant questions --csv questions.csv --eval judged.jsonl
+    """
+    from qa_assistant.feedback import judged_jsonl, questions_csv
+
+    assistant = _assistant(ctx)
+    summaries = assistant.question_summaries(session)
+    if csv_file is not None:
+        csv_file.write_text(questions_csv(summaries), encoding="utf-8")
+        click.echo(f"wrote {csv_file} ({_count(len(summaries), 'question')})", err=True)
+    if eval_file is not None:
+        rows = assistant.judged_questions()
+        eval_file.write_text(judged_jsonl(rows), encoding="utf-8")
+        click.echo(f"wrote {eval_file} ({_count(len(rows), 'judged question')})", err=True)
+    if csv_file is None and eval_file is None:
+        for s in summaries:
+            click.echo(
+                f"{s.asked:>3}× {s.unanswered:>2} unanswered  +{s.helpful} -{s.unhelpful}  "
+                f"{s.question}"
+            )
+        click.echo(f"{_count(len(summaries), 'question')}")
 
 
 @cli.command(name="list")

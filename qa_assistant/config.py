@@ -140,6 +140,11 @@ class Settings(BaseSettings):
         1800.0, gt=0, description="Seconds one file may take to read (OCR, transcription)."
     )
     threads: int = Field(2, ge=1, description="CPU threads for the embedding model.")
+    log_questions: bool = Field(
+        True,
+        description="Log each question, its top hits and participants' votes, anonymously,"
+        " beside the index (INDEX_DIR/questions.sqlite) for the organisers' Questions view.",
+    )
     admin_password: str | None = Field(
         None, description="Organiser password for the UI's Library tab; unset = read-only."
     )

@@ -51,6 +51,7 @@ def answer_record(answer: Answer) -> dict[str, Any]:
     """An answer in the `ask --json` schema."""
     return {
         "question": answer.question,
+        "ask_id": answer.ask_id,
         "answerable": answer.answerable,
         "query_language": answer.query_language,
         "hits": [hit_record(hit) for hit in answer.hits],

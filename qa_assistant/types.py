@@ -167,6 +167,7 @@ class Answer:
     hits: tuple[Hit, ...]
     query_language: str | None = None
     suggestions: tuple[Session, ...] = ()
+    ask_id: str | None = None  # the question log's id, for votes (None when not logged)
 
 
 @dataclass(frozen=True)

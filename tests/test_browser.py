@@ -199,6 +199,31 @@ def test_a_citation_of_a_file_added_from_outside_the_corpus_opens_its_page(
         ui_server.assistant.remove(doc_id)
 
 
+def test_a_vote_on_a_card_reaches_the_organisers_questions_view(
+    browser: Browser, ui_server: UIServer
+) -> None:
+    page = open_app(browser, ui_server, LAPTOP)
+    question = "Which body shares tax records and declared income through SINTyS?"
+    ask(page, question)
+    card = page.locator("#qa-chat .qa-answer").last.locator(".qa-card").first
+    up = card.locator("button.qa-up")
+    up.click()
+    expect(up).to_have_class(re.compile(r"\bqa-voted\b"))
+    ask(page, "What did the moon landing cost?")  # not covered: logged as unanswered
+    page.get_by_role("tab", name="Library").click()
+    page.get_by_label("Organiser password").fill(UI_PASSWORD)
+    page.locator("#qa-questions").get_by_text("Questions participants asked").click()
+    page.get_by_role("button", name="Show questions").click()
+    table = page.locator("#qa-question-table")
+    expect(table).to_contain_text(question)
+    expect(table).to_contain_text("What did the moon landing cost?")
+    summary = next(s for s in ui_server.assistant.question_summaries() if s.question == question)
+    assert summary.helpful >= 1
+    page.locator("#qa-questions").scroll_into_view_if_needed()
+    page.locator("#qa-questions").screenshot(path=str(SCREENSHOTS / "questions.png"))
+    page.close()
+
+
 def test_off_topic_question_says_not_covered(browser: Browser, ui_server: UIServer) -> None:
     page = open_app(browser, ui_server, LAPTOP)
     ask(page, "What were the football results last weekend?")

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+FEEDBACK_ROUTE = "/feedback"  # POST {"ask_id", "rank", "helpful"}: a participant's 👍/👎
+MAX_ASK_ID_CHARS = 64
 UPLOADS_FOLDER = "uploads"  # inside the corpus folder; one subfolder per session
 MAX_NAME_CHARS = 120
 MAX_NAME_BYTES = 240  # below the 255-byte limit of common file systems
@@ -178,7 +180,8 @@ def replace_file(source: Path, target: Path) -> None:
 
 
 def document_routes(assistant: Assistant) -> list[Route]:
-    """GET /documents/<id>/file/<name> and /documents/<id>/text: indexed documents only.
+    """GET /documents/<id>/file/<name> and /documents/<id>/text: indexed documents only;
+    POST /feedback: a participant's vote on a card.
 
     Documents are found by id in the index, wherever they were added from (the corpus
     folder or elsewhere): no path from the request reaches the file system, and no server
@@ -231,8 +234,31 @@ def document_routes(assistant: Assistant) -> list[Route]:
             },
         )
 
+    async def receive_vote(request: Request) -> Response:
+        try:
+            body = await request.json()
+            ask_id, rank, helpful = body["ask_id"], body["rank"], body["helpful"]
+            valid = (
+                isinstance(ask_id, str)
+                and 0 < len(ask_id) <= MAX_ASK_ID_CHARS
+                and isinstance(rank, int)
+                and isinstance(helpful, bool)
+            )
+        except (ValueError, KeyError, TypeError):
+            valid = False
+        if not valid:
+            return PlainTextResponse(
+                'send {"ask_id": "…", "rank": 1, "helpful": true}', status_code=400
+            )
+        try:
+            await run_in_threadpool(assistant.vote, ask_id, rank, helpful)
+        except QAError as exc:
+            return PlainTextResponse(str(exc), status_code=404)
+        return Response(status_code=204)
+
     prefix = DOCUMENT_ROUTE
     return [
+        Route(FEEDBACK_ROUTE, receive_vote, methods=["POST"]),
         Route(f"{prefix}/{{doc_id}}/file/{{name}}", serve_file, methods=["GET", "HEAD"]),
         Route(f"{prefix}/{{doc_id}}/text", serve_text, methods=["GET"]),
     ]

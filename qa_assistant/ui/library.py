@@ -13,6 +13,7 @@ import gradio as gr
 
 from qa_assistant.answering import format_time
 from qa_assistant.errors import PermissionDeniedError, QAError
+from qa_assistant.feedback import QuestionSummary, judged_jsonl, questions_csv
 from qa_assistant.ingest import SUPPORTED_SUFFIXES
 from qa_assistant.types import DocumentInfo, IngestReport
 from qa_assistant.ui.files import safe_filename
@@ -53,6 +54,20 @@ def document_rows(documents: list[DocumentInfo]) -> list[list[Any]]:
         row = [doc.title, session, kind, doc.language, extent, doc.passages, added, doc.doc_id]
         rows.append(row)
     return rows
+
+
+QUESTION_HEADERS = ["Question", "Asked", "Unanswered", "Helpful", "Not helpful", "Last asked",
+                    "Sessions"]  # fmt: skip
+QUESTION_COLUMN_WIDTHS: list[str | int] = ["38%", "7%", "10%", "8%", "9%", "13%", "15%"]
+
+
+def question_rows(summaries: list[QuestionSummary]) -> list[list[Any]]:
+    """The Questions view: one row per question, in the log's order."""
+    return [
+        [s.question, s.asked, s.unanswered, s.helpful, s.unhelpful, s.last_asked,
+         " ".join(s.sessions)]
+        for s in summaries
+    ]  # fmt: skip
 
 
 def document_choices(documents: list[DocumentInfo]) -> list[tuple[str, str]]:
@@ -160,6 +175,18 @@ class LibraryHandlers:
             f"in {report.seconds:.1f} s."
         )
         return (status, *self.refresh())
+
+    def questions(self, password: str, session: str | None) -> tuple[list[list[Any]], str, str]:
+        """The Questions view (password): table rows, then the CSV and judged-questions files."""
+        organiser = self.organiser
+        _run(lambda: organiser.authorize(password))
+        summaries = organiser.assistant.question_summaries(session or None)
+        folder = Path(tempfile.mkdtemp(prefix="qa-questions-"))
+        table = folder / "questions.csv"
+        table.write_text(questions_csv(summaries), encoding="utf-8")
+        judged = folder / "judged_questions.jsonl"
+        judged.write_text(judged_jsonl(organiser.assistant.judged_questions()), encoding="utf-8")
+        return question_rows(summaries), str(table), str(judged)
 
     def transcript(self, doc_id: str | None) -> Any:
         """The chosen document's transcript as a .vtt file to download."""
@@ -308,6 +335,35 @@ def build_library_tab(handlers: LibraryHandlers) -> LibraryTab:
             elem_id="qa-new-version",
         )
         replace_button = gr.Button("Replace", interactive=editable)
+    with gr.Accordion("Questions participants asked", open=False, elem_id="qa-questions"):
+        gr.Markdown(
+            "Unanswered questions and passages marked *not helpful* (👎) first, then the most "
+            "asked: what the materials do not cover yet. Logged anonymously "
+            "(`QA_LOG_QUESTIONS=false` turns it off). Passages marked *helpful* (👍) export as "
+            "a file for `qa-assistant eval questions`."
+        )
+        with gr.Row():
+            question_session = gr.Dropdown(
+                [
+                    ("All sessions", ""),
+                    *((s.title or s.session_id, s.session_id) for s in organiser.sessions()),
+                ],
+                value="",
+                label="Session",
+                scale=3,
+            )
+            questions_button = gr.Button("Show questions", scale=1, interactive=editable)
+        questions_table = gr.Dataframe(
+            headers=QUESTION_HEADERS,
+            column_widths=QUESTION_COLUMN_WIDTHS,
+            interactive=False,
+            wrap=True,
+            max_height=420,
+            elem_id="qa-question-table",
+        )
+        with gr.Row():
+            questions_csv_file = gr.File(label="Questions (CSV)", interactive=False)
+            judged_file = gr.File(label="Judged questions (eval questions)", interactive=False)
     with gr.Accordion("Rebuild", open=False):
         gr.Markdown(
             "Re-reads and re-embeds every document with the current model and passage "
@@ -353,6 +409,12 @@ def build_library_tab(handlers: LibraryHandlers) -> LibraryTab:
         handlers.rebuild, [password], [status, table, chosen], **organiser_event("rebuild")
     )
     refresh_button.click(handlers.refresh, None, [table, chosen], api_visibility="private")
+    questions_button.click(
+        handlers.questions,
+        [password, question_session],
+        [questions_table, questions_csv_file, judged_file],
+        **organiser_event("questions"),
+    )
     vtt_button.click(handlers.transcript, [chosen], [vtt_file], api_visibility="private")
     table.select(select_document, [table], [chosen], api_visibility="private")
     return LibraryTab(table, chosen, (added, replaced, removed, rebuilt))

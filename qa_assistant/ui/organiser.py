@@ -171,6 +171,10 @@ class Organiser:
             recording_url=url or None,
         )
 
+    def sessions(self) -> tuple[Session, ...]:
+        """Sessions present in the index (for the Library's choosers)."""
+        return self._sessions()
+
     def _sessions(self) -> tuple[Session, ...]:
         if not self.assistant.has_index():
             return ()

@@ -155,7 +155,16 @@ def link_text(hit: Hit) -> str:
     return "Open the document"
 
 
-def render_hit(hit: Hit, min_score: float = DEFAULT_MIN_SCORE) -> str:
+VOTE_BUTTONS = (
+    '<span class="qa-votes">'
+    '<button class="qa-vote qa-up" type="button" title="This passage answers my question">👍'
+    "</button>"
+    '<button class="qa-vote qa-down" type="button" title="This passage does not answer it">👎'
+    "</button></span>"
+)
+
+
+def render_hit(hit: Hit, min_score: float = DEFAULT_MIN_SCORE, votable: bool = False) -> str:
     """One passage as a card: citation, language, relevance, text with highlights, link."""
     passage, document = hit.passage, hit.document
     language = passage.language or document.language or "und"
@@ -203,8 +212,11 @@ def render_hit(hit: Hit, min_score: float = DEFAULT_MIN_SCORE) -> str:
     foot.append(
         f'<span class="qa-copy-wrap">Cite: <code class="qa-copytext">{label}</code>'
         '<button class="qa-copy" type="button" title="Copy the citation and link">Copy</button>'
-        "</span></div>"
+        "</span>"
     )
+    if votable:  # 👍/👎 reach the organisers' Questions view (ui/style.py sends them)
+        foot.append(VOTE_BUTTONS)
+    foot.append("</div>")
     return f'<div class="qa-card">{head}{body}{"".join(foot)}</div>'
 
 
@@ -254,8 +266,15 @@ def render_answer(answer: Answer, min_score: float = DEFAULT_MIN_SCORE) -> str:
         f'<p class="qa-intro">{count} passage{"s" if count != 1 else ""} from the session '
         "materials, best first. Highlighted sentences are the closest to your question.</p>"
     )
-    cards = "".join(render_hit(hit, min_score) for hit in answer.hits)
-    return f'<div class="qa-answer">{intro}{cards}</div>'
+    votable = answer.ask_id is not None
+    cards = "".join(render_hit(hit, min_score, votable) for hit in answer.hits)
+    # The answer's log id, for the vote buttons' script (gradio drops data-* attributes).
+    ask_id = (
+        f'<code class="qa-askid">{escape(answer.ask_id)}</code>'
+        if answer.ask_id is not None
+        else ""
+    )
+    return f'<div class="qa-answer">{intro}{cards}{ask_id}</div>'
 
 
 def render_question(question: str) -> str:

@@ -47,6 +47,14 @@ video.qa-player { max-height: 240px; }
   border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 0 0.5em;
   background: var(--background-fill-secondary); cursor: pointer; font-size: 0.95em;
 }
+.qa-askid { display: none; }
+.qa-votes { display: inline-flex; gap: 0.25em; margin-left: auto; }
+.qa-vote {
+  border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 0 0.4em;
+  background: var(--background-fill-secondary); cursor: pointer; filter: grayscale(1);
+}
+.qa-vote:hover, .qa-vote.qa-voted { filter: none; }
+.qa-vote.qa-voted { border-color: var(--color-accent); background: var(--color-accent-soft); }
 .qa-notcovered {
   border-left: 4px solid #d4a72c; padding: 0.5em 0.9em; border-radius: 6px;
   background: var(--background-fill-secondary);
@@ -67,7 +75,7 @@ video.qa-player { max-height: 240px; }
 
 # Copies "label URL" for a card's citation; falls back to selecting the label where the
 # clipboard API is unavailable (plain-http pages on other hosts).
-HEAD = """
+HEAD = r"""
 <style>
 /* Outside the app root, which gradio's prefixing of CSS cannot reach: narrow page margins. */
 @media (max-width: 640px) {
@@ -98,6 +106,29 @@ document.addEventListener("click", function (event) {
   } else {
     select();
   }
+});
+</script>
+<script>
+document.addEventListener("click", function (event) {
+  var button = event.target && event.target.closest ? event.target.closest(".qa-vote") : null;
+  if (!button) { return; }
+  var card = button.closest(".qa-card");
+  var answer = button.closest(".qa-answer");
+  var id = answer ? answer.querySelector(".qa-askid") : null;
+  var rank = card ? card.querySelector(".qa-rank") : null;
+  if (!id || !rank) { return; }
+  var helpful = button.classList.contains("qa-up");
+  var root = (window.gradio_config && window.gradio_config.root) || "";
+  fetch(root.replace(/\/$/, "") + "/feedback", {
+    method: "POST",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({ask_id: id.textContent, rank: Number(rank.textContent), helpful: helpful})
+  }).then(function (response) {
+    if (!response.ok) { return; }
+    card.querySelectorAll(".qa-vote").forEach(function (b) { b.classList.remove("qa-voted"); });
+    button.classList.add("qa-voted");
+    button.title = "Thank you: the organisers see this";
+  });
 });
 </script>
 """
