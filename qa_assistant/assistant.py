@@ -414,6 +414,7 @@ class Assistant:
             int(self.settings.max_file_mb * 1_000_000),
             self.read_options(manifests.get(find_manifest(path) or path)),
             progress,
+            sha256=sha or None,
         )
         passages = split_document(doc, self.settings.layout)
         vectors = embed_with_cache(

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from qa_assistant.answering import format_time
 from qa_assistant.errors import QAError
 from qa_assistant.types import Answer, SearchFilters
 
@@ -177,7 +178,7 @@ class QuestionLog:
             if page_start is not None:
                 place["pages"] = list(range(page_start, (page_end or page_start) + 1))
             elif time_start is not None:
-                place["time"] = [_clock(time_start), _clock(time_end or time_start)]
+                place["time"] = [format_time(time_start), format_time(time_end or time_start)]
             _, _, places = judged.setdefault(normalize_question(question), (question, language, []))
             if place not in places:
                 places.append(place)
@@ -215,8 +216,3 @@ def questions_csv(summaries: list[QuestionSummary]) -> str:
 def judged_jsonl(rows: list[dict[str, Any]]) -> str:
     """Judged questions as the JSON-lines file `qa-assistant eval questions` reads."""
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-
-
-def _clock(seconds: float) -> str:
-    total = max(0, int(seconds))
-    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"

@@ -86,6 +86,7 @@ def read_document(
     max_bytes: int,
     options: ReadOptions | None = None,
     progress: ReadProgress = no_read_progress,
+    sha256: str | None = None,
 ) -> Document:
     """Read one file into a Document; raise IngestError naming the file and the reason.
 
@@ -95,6 +96,7 @@ def read_document(
         max_bytes: larger files are refused before being read (recordings: 20 times more).
         options: languages, OCR and time limits; `meta.language` overrides its language.
         progress: told the share done of long reads (transcription, OCR).
+        sha256: the file's hash when the caller has it (a recording is not read twice).
     """
     name = display_name(source)
     suffix = path.suffix.lower()
@@ -116,7 +118,7 @@ def read_document(
             f"{name}: the file is empty (0 bytes); check that it was saved or copied "
             "completely and add it again"
         )
-    sha256 = file_sha256(path)
+    sha256 = sha256 or file_sha256(path)
     if not sha256:
         raise IngestError(f"{name}: cannot read the file; check its permissions")
     doc_id = sha256[:DOC_ID_CHARS]

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa_assistant.errors import IngestError, ModelError
 from qa_assistant.ingest.base import ReadOptions, ReadProgress, ReadResult, no_read_progress
-from qa_assistant.ingest.transcript import CUE_SEPARATOR
-from qa_assistant.types import Segment
+from qa_assistant.ingest.transcript import Cue, layout_cues
 from qa_assistant.whisper_parts import WEIGHTS_SHA256, ensure_whisper_model
 
 if TYPE_CHECKING:
@@ -165,31 +164,17 @@ def transcript_result(
     notes: tuple[str, ...] = (),
     warnings: tuple[str, ...] = (),
 ) -> ReadResult:
-    """Lay cues out as `transcript.read_transcript` does for a caption file without speakers:
-    one Segment per cue, texts joined by CUE_SEPARATOR. Empty cues are skipped."""
-    parts: list[str] = []
-    segments: list[Segment] = []
-    offset = 0
-    for cue in cues:
-        text = " ".join(cue.text.split())
-        if not text:
-            continue
-        if parts:
-            parts.append(CUE_SEPARATOR)
-            offset += len(CUE_SEPARATOR)
-        parts.append(text)
-        segments.append(
-            Segment(
-                char_start=offset,
-                char_end=offset + len(text),
-                start_seconds=cue.start,
-                end_seconds=cue.end,
-            )
-        )
-        offset += len(text)
+    """Lay cues out as `transcript.read_transcript` does for a caption file without speakers
+    (`transcript.layout_cues`). Empty cues are skipped."""
+    timed = [
+        Cue(start=cue.start, end=cue.end, text=text, speaker=None, line=number)
+        for number, cue in enumerate(cues, start=1)
+        if (text := " ".join(cue.text.split()))
+    ]
+    text, segments = layout_cues(timed)
     return ReadResult(
-        text="".join(parts),
-        segments=tuple(segments),
+        text=text,
+        segments=segments,
         kind="transcript",
         doc_format=doc_format,
         cue_count=len(segments),

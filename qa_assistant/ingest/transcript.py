@@ -9,6 +9,7 @@ names both from `<v Name>` voice tags and from Zoom's `Name: text` prefixes.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa_assistant.errors import IngestError
@@ -250,6 +251,22 @@ def read_transcript(text: str, name: str, doc_format: str) -> ReadResult:
         raise IngestError(
             f"{name}: no caption cues found{detail}; check that it is WebVTT, SRT or SBV"
         )
+    text, segments = layout_cues(cues)
+    if len(warnings) > 5:
+        warnings = [*warnings[:5], f"… and {len(warnings) - 5} more malformed cues skipped"]
+    return ReadResult(
+        text=text,
+        segments=segments,
+        kind="transcript",
+        doc_format=doc_format,
+        cue_count=len(cues),
+        warnings=tuple(warnings),
+    )
+
+
+def layout_cues(cues: Sequence[Cue]) -> tuple[str, tuple[Segment, ...]]:
+    """A transcript's text and segments from its cues: one segment per cue, cues of one turn
+    joined by CUE_SEPARATOR, a new turn on a new line opening with `Name: `."""
     parts: list[str] = []
     segments: list[Segment] = []
     offset = 0
@@ -275,13 +292,4 @@ def read_transcript(text: str, name: str, doc_format: str) -> ReadResult:
         )
         offset += len(cue_text)
         previous = cue
-    if len(warnings) > 5:
-        warnings = [*warnings[:5], f"… and {len(warnings) - 5} more malformed cues skipped"]
-    return ReadResult(
-        text="".join(parts),
-        segments=tuple(segments),
-        kind="transcript",
-        doc_format=doc_format,
-        cue_count=len(cues),
-        warnings=tuple(warnings),
-    )
+    return "".join(parts), tuple(segments)
