@@ -136,6 +136,15 @@ def passage_sentences(text: str) -> list[tuple[int, int]]:
     return sentence_spans(text)
 
 
+def sentence_texts(
+    passages: list[Passage], spans: list[list[tuple[int, int]]] | None = None
+) -> list[str]:
+    """The sentences of the passages, in order: the units scored for highlighting."""
+    if spans is None:
+        spans = [passage_sentences(p.text) for p in passages]
+    return [p.text[s:e] for p, ss in zip(passages, spans, strict=True) for s, e in ss]
+
+
 def choose_highlights(
     spans: list[tuple[int, int]], scores: list[float], limit: int
 ) -> tuple[tuple[int, int], ...]:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa_assistant import __version__
-from qa_assistant.answering import DOCUMENT_ROUTE
+from qa_assistant.answering import DOCUMENT_ROUTE, sentence_texts
 from qa_assistant.chunking import Layout, embedding_text, split_document
+from qa_assistant.embedding import embed_with_cache, text_sha
 from qa_assistant.errors import (
     DocumentNotFoundError,
     IndexMismatchError,
@@ -44,13 +45,7 @@ from qa_assistant.ingest.manifest import (
     load_manifest,
 )
 from qa_assistant.locking import write_lock
-from qa_assistant.search import (
-    HybridSearcher,
-    SearchOptions,
-    embed_with_cache,
-    sentence_texts,
-    text_sha,
-)
+from qa_assistant.search import Searcher, SearchOptions
 from qa_assistant.types import (
     Answer,
     Document,
@@ -202,22 +197,27 @@ class Assistant:
             )
         return store
 
-    def _searcher(self, store: IndexStore) -> HybridSearcher:
+    def _searcher(self, store: IndexStore) -> Searcher:
+        """The search pipeline (search.py) over `store`, tuned by Settings."""
         settings = self.settings
         options = SearchOptions(
             candidates=settings.candidates,
             rrf_k=settings.rrf_k,
-            keyword_weight=settings.keyword_weight,
-            keyword_terms=settings.keyword_terms,
             word_weight=settings.word_weight,
-            stemming=settings.stemming,
+            fusion=settings.fusion,
+            convex_weight=settings.convex_weight,
+            stem_languages=settings.stem_languages,
+            feedback_weight=settings.feedback_weight,
+            feedback_depth=settings.feedback_depth,
             neighbour_weight=settings.neighbour_weight,
             neighbour_kinds=settings.neighbour_kinds,
+            document_weight=settings.document_weight,
+            document_depth=settings.document_depth,
             highlight_sentences=settings.highlight_sentences,
             link_base_url=self._link_base_url,
             corpus_dir=str(settings.corpus_dir.resolve()),
         )
-        return HybridSearcher(store, self.embedder, self.cache, options, self.reranker)
+        return Searcher(store, self.embedder, self.cache, options, self.reranker)
 
     @property
     def reranker(self) -> Reranker | None:

@@ -62,27 +62,40 @@ class Settings(BaseSettings):
     candidates: int = Field(50, ge=1, description="Hits pulled from each retriever before fusion.")
     top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (Cormack et al.).")
-    keyword_weight: float = Field(
-        0.0,
-        ge=0.0,
-        description="Weight of exact-term ranks (names, acronyms, numbers in every language) in"
-        " the fusion with the dense ranking (weight 1); in 'all' mode, of word ranks.",
-    )
-    keyword_terms: Literal["exact", "all", "layered"] = Field(
-        "layered",
-        description="Keyword search on acronyms, names and numbers across languages ('exact');"
-        " on all content words within the question's language ('all'); or both, the words"
-        " re-ordering only the passages in the question's language ('layered').",
-    )
     word_weight: float = Field(
         0.5,
         ge=0.0,
-        description="Weight of content-word keyword ranks in 'layered' mode (first order is 1).",
+        description="Weight of word search (FTS5, in the question's language) when it re-orders"
+        " the passages in the question's language (the dense order weighs 1; 0 = dense only).",
     )
-    stemming: bool = Field(
-        False,
-        description="Word search compares Snowball stems (pensiones ~ pensión) instead of the"
-        " words as written (accents folded either way).",
+    fusion: Literal["rrf", "convex"] = Field(
+        "rrf",
+        description="How word search re-orders those passages: reciprocal rank fusion of the two"
+        " orders, or a convex blend of min-max normalised cosine and BM25 scores.",
+    )
+    convex_weight: float = Field(
+        0.3, ge=0.0, le=1.0, description="Convex fusion: share of the normalised word score."
+    )
+    stem_languages: tuple[str, ...] = Field(
+        (),
+        description="Languages in which word search compares Snowball stems (pensiones ~"
+        " pensión) instead of the words as written (accents folded either way).",
+    )
+    feedback_weight: float = Field(
+        0.0,
+        ge=0.0,
+        description="Dense pseudo-relevance feedback: the question's vector moves towards the"
+        " mean of its best passages by this much before a second search (0 = off).",
+    )
+    feedback_depth: int = Field(3, ge=1, description="Passages averaged by the feedback.")
+    document_weight: float = Field(
+        0.0,
+        ge=0.0,
+        description="Weight of the document prior: passages of the document (meeting, report)"
+        " holding several good candidates rise (0 = off).",
+    )
+    document_depth: int = Field(
+        3, ge=1, description="Candidates per document that make its prior score."
     )
     neighbour_weight: float = Field(
         1.0,

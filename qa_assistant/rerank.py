@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qa_assistant.answering import passage_sentences
+from qa_assistant.answering import passage_sentences, sentence_texts
+from qa_assistant.embedding import embed_with_cache
 from qa_assistant.errors import ModelError
 from qa_assistant.fusion import RRF_K, reorder_within, standard_scores
 from qa_assistant.language import written_in
-from qa_assistant.search import embed_with_cache, sentence_texts
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

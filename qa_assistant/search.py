@@ -1,20 +1,46 @@
-"""Hybrid search: question → dense and word retrieval → neighbours → fusion → second stage."""
+"""How a question becomes ranked passages: six stages, each a function with typed input and output.
+
+    question
+      1. analyse      → Query        embed it; its language; the word-search expression
+      2. retrieve     → Candidates   dense search (FAISS) + word search (FTS5) in its language,
+                                     pseudo-relevance feedback, neighbours' context
+      3. fuse         → [row id]     dense order; words re-order same-language passages in
+                                     place; document prior
+      4. diversify    → [row id]     drop windows that overlap a better one of the same document
+      5. second stage → [row id]     `rerank.Reranker` (best sentence, USE-m3 across languages)
+      6. cite         → [Hit]        citations, links and highlighted sentences
+
+`Searcher.search` runs them in this order; `Assistant` builds the Searcher from `Settings`.
+Stages 3 and 4 are pure; 1, 2 and 6 read the index and the models through `IndexStore` and
+the `Embedder`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from qa_assistant.answering import choose_highlights, make_citation, passage_sentences
-from qa_assistant.fusion import fuse_within_group, neighbour_smoothed, reciprocal_rank_fusion
+from qa_assistant.answering import (
+    choose_highlights,
+    make_citation,
+    passage_sentences,
+    sentence_texts,
+)
+from qa_assistant.embedding import embed_with_cache
+from qa_assistant.fusion import (
+    convex_order,
+    document_prior,
+    fuse_within_group,
+    neighbour_smoothed,
+    reorder_within,
+)
 from qa_assistant.keyword_index import (
     STEMS_COLUMN,
     TEXT_COLUMN,
-    exact_terms,
     fts_query,
     keyword_terms,
     stemmed_terms,
@@ -29,23 +55,51 @@ if TYPE_CHECKING:
     from qa_assistant.index_store import EmbeddingCache, IndexStore
     from qa_assistant.rerank import Reranker
 
+Scored = list[tuple[int, float]]  # (row id, score), best first
+
 
 @dataclass(frozen=True)
 class SearchOptions:
-    """Tunables of one search (taken from Settings by the Assistant)."""
+    """Tunables of the stages (from Settings; docs/benchmarks.md says why each default)."""
 
-    candidates: int = 50
+    candidates: int = 50  # hits pulled from each retriever
     rrf_k: int = 60
-    keyword_weight: float = 0.0
-    keyword_terms: str = "layered"
-    word_weight: float = 0.5
-    stemming: bool = False
+    word_weight: float = 0.5  # word search's say among same-language passages (0: dense only)
+    fusion: Literal["rrf", "convex"] = "rrf"
+    convex_weight: float = 0.3  # convex fusion: share of the normalised word score
+    stem_languages: tuple[str, ...] = ()  # word search compares Snowball stems in these
+    feedback_weight: float = 0.0  # dense pseudo-relevance feedback (Rocchio β; 0: off)
+    feedback_depth: int = 3
     neighbour_weight: float = 0.0
     neighbour_radius: int = 2
     neighbour_kinds: tuple[str, ...] | None = None
+    document_weight: float = 0.0  # the document prior's say in the order (0: off)
+    document_depth: int = 3
     highlight_sentences: int = 2
     link_base_url: str | None = None
     corpus_dir: str = "corpus"
+
+
+@dataclass(frozen=True)
+class Query:
+    """Stage 1: what the question is."""
+
+    text: str
+    vector: NDArray[np.float32]
+    language: str  # detected among all languages ("und" when unclear)
+    word_language: str  # detected among the library's languages: what word search sees
+    word_match: str | None  # FTS5 expression of its content words (None: no word search)
+
+
+@dataclass
+class Candidates:
+    """Stage 2: what the retrievers found, with what later stages read about each passage."""
+
+    dense: Scored
+    words: Scored  # word search, within the question's language and the filters
+    cosine: dict[int, float]  # the question's cosine with every candidate
+    best_cosine: float  # best cosine of dense search (abstention reads it)
+    passages: dict[int, Passage]
 
 
 @dataclass(frozen=True)
@@ -57,33 +111,8 @@ class SearchResult:
     query_language: str | None
 
 
-def text_sha(text: str) -> str:
-    """Key of the embedding cache."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def embed_with_cache(
-    embedder: Embedder, cache: EmbeddingCache | None, texts: list[str]
-) -> NDArray[np.float32]:
-    """Passage vectors, computing only those not cached for this model."""
-    if not texts:
-        return np.zeros((0, embedder.dimension), dtype=np.float32)
-    shas = [text_sha(t) for t in texts]
-    cached = cache.get_many(embedder.name, shas) if cache else {}
-    missing = sorted(
-        {sha: text for sha, text in zip(shas, texts, strict=True) if sha not in cached}.items()
-    )
-    if missing:
-        vectors = embedder.embed_passages([text for _, text in missing])
-        fresh = {sha: vectors[i] for i, (sha, _) in enumerate(missing)}
-        if cache:
-            cache.put_many(embedder.name, fresh)
-        cached.update(fresh)
-    return np.vstack([cached[sha] for sha in shas]).astype(np.float32)
-
-
-class HybridSearcher:
-    """Runs both retrievers on one index version and fuses them."""
+class Searcher:
+    """The stages, composed over one index version."""
 
     def __init__(
         self,
@@ -101,221 +130,139 @@ class HybridSearcher:
 
     def search(self, question: str, top_k: int, filters: SearchFilters) -> SearchResult:
         """The `top_k` best passages for `question` that pass `filters`."""
-        options = self.options
-        query_vector = self.embedder.embed_queries([question])[0]
-        dense = self.store.vector_search(query_vector, options.candidates, filters)
-        query_language = detect_language(question, default="und")
-        # The question's language among those of the materials: which passages word search sees.
-        word_language = detect_language(question, default="und", among=self.store.languages())
-        exact: list[tuple[int, float]] = []
-        words: list[tuple[int, float]] = []
-        word_match: str | None = None
-        word_filters = _within(filters, word_language)
-        if options.keyword_terms in ("exact", "layered") and options.keyword_weight > 0:
-            exact = self._keyword(fts_query(exact_terms(question), TEXT_COLUMN), filters)
-        if options.keyword_terms in ("all", "layered"):
-            word_match = _word_query(question, word_language, options.stemming)
-            words = self._keyword(word_match, word_filters)
-        cosine = dict(dense)
-        best = max(cosine.values(), default=0.0)  # what abstention compares with min_score
-        if options.neighbour_weight > 0:
-            dense, words = self._in_context(
-                query_vector, dense, words, word_match, filters, word_filters, cosine
-            )
-        keyword = exact + words
-        passages = self.store.passages(sorted({i for i, _ in dense} | {i for i, _ in keyword}))
-        self._cosines(query_vector, [i for i in passages if i not in cosine], cosine)
-        ranked = self._rank(dense, exact, words, passages, cosine, word_language)
-        dense_ids = {i for i, _ in dense}
-        keyword_ids = {i for i, _ in keyword}
-        chosen: list[tuple[int, Passage]] = []
+        query = analyse(question, self.embedder, self.store.languages(), self.options)
+        found = retrieve(query, self.store, filters, self.options)
+        order = fuse(query, found, self.options)
         limit = max(top_k, self.reranker.candidates) if self.reranker else top_k
-        for row_id in ranked:
-            passage = passages[row_id]
-            if any(_overlaps(passage, other) for _, other in chosen):
-                continue  # neighbouring windows of one document repeat each other
-            chosen.append((row_id, passage))
-            if len(chosen) == limit:
-                break
+        chosen = diversify(order, found.passages, limit)
         if self.reranker:
-            order = self.reranker.order(
-                question,
-                query_vector,
-                [p for _, p in chosen],
-                [cosine[i] for i, _ in chosen],
-                word_language,
+            passages = [found.passages[i] for i in chosen]
+            scores = [found.cosine[i] for i in chosen]
+            positions = self.reranker.order(
+                question, query.vector, passages, scores, query.word_language
             )
-            chosen = [chosen[i] for i in order][:top_k]
-        documents = self.store.documents_by_id({p.doc_id for _, p in chosen})
-        highlights = self._highlights(query_vector, [p for _, p in chosen])
-        hits = []
-        for rank, ((row_id, passage), marks) in enumerate(
-            zip(chosen, highlights, strict=True), start=1
-        ):
-            document = documents[passage.doc_id]
-            retriever: Retriever = (
-                "hybrid"
-                if row_id in dense_ids and row_id in keyword_ids
-                else "vector"
-                if row_id in dense_ids
-                else "keyword"
-            )
-            hits.append(
-                Hit(
-                    passage=passage,
-                    document=document,
-                    score=round(float(cosine[row_id]), 4),
-                    rank=rank,
-                    retriever=retriever,
-                    citation=make_citation(
-                        document, passage, options.corpus_dir, options.link_base_url
-                    ),
-                    highlights=marks,
-                )
-            )
-        return SearchResult(hits=tuple(hits), best_score=float(best), query_language=query_language)
+            chosen = [chosen[i] for i in positions]
+        hits = cite(chosen[:top_k], found, query, self.store, self._highlighter(), self.options)
+        return SearchResult(hits, found.best_cosine, query.language)
 
-    def _cosines(
-        self, query_vector: NDArray[np.float32], row_ids: list[int], into: dict[int, float]
-    ) -> None:
-        """Add the question's cosine with each stored passage vector to `into`."""
-        if row_ids:
-            vectors = self.store.stored_vectors(row_ids)
-            into.update(zip(row_ids, (vectors @ query_vector).tolist(), strict=True))
-
-    def _in_context(
-        self,
-        query_vector: NDArray[np.float32],
-        dense: list[tuple[int, float]],
-        words: list[tuple[int, float]],
-        word_match: str | None,
-        filters: SearchFilters,
-        word_filters: SearchFilters | None,
-        cosine: dict[int, float],
-    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-        """Both rankings re-scored with each passage's neighbours (`neighbour_smoothed`).
-
-        The candidates grow by the neighbours of every hit, so that a passage in the middle of
-        a matching discussion is found even when its own words match less; the cosines and
-        word scores of their neighbours in turn are read from the index.
-        """
-        options = self.options
-        radius = options.neighbour_radius
-        hits = {i for i, _ in dense} | {i for i, _ in words}
-        around = self.store.adjacent(sorted(hits), radius, options.neighbour_kinds)
-        if all(sum(j is not None for j in row) == 1 for row in around.values()):
-            return dense, words  # no hit has neighbours (e.g. no transcript among them)
-        candidates = {j for row in around.values() for j in row if j is not None}
-        allowed = self.store.allowed_ids(filters)
-        if allowed is not None:
-            candidates &= set(allowed.tolist())
-        around = self.store.adjacent(sorted(candidates), radius, options.neighbour_kinds)
-        context = sorted({j for row in around.values() for j in row if j is not None})
-        self._cosines(query_vector, [i for i in context if i not in cosine], cosine)
-        word_scores = dict(words)
-        if word_match is not None and word_filters is not None:
-            unseen = [i for i in context if i not in word_scores]
-            word_scores.update(self.store.keyword_scores(word_match, unseen, word_filters))
-        limit = options.candidates
-
-        def ranking(scores: dict[int, float], matched: set[int]) -> list[tuple[int, float]]:
-            smoothed = neighbour_smoothed(scores, around, options.neighbour_weight)
-            ranked = sorted(
-                (i for i in candidates if i in matched), key=lambda i: (-smoothed[i], i)
-            )
-            return [(i, smoothed[i]) for i in ranked[:limit]]
-
-        matched = {i for i in candidates if any(j in word_scores for j in around[i])}
-        return ranking(cosine, candidates), ranking(word_scores, matched)
-
-    def _keyword(self, match: str | None, filters: SearchFilters | None) -> list[tuple[int, float]]:
-        if match is None or filters is None:
-            return []
-        return self.store.keyword_search(match, self.options.candidates, filters)
-
-    def _rank(
-        self,
-        dense: list[tuple[int, float]],
-        exact: list[tuple[int, float]],
-        words: list[tuple[int, float]],
-        passages: dict[int, Passage],
-        cosine: dict[int, float],
-        word_language: str,
-    ) -> list[int]:
-        """The fused order of the candidates.
-
-        "exact": RRF of the dense ranking and the exact-term ranking (all languages).
-        "all": RRF of the dense ranking and word search within the question's language.
-        "layered": the "exact" order first; then the passages in the question's language are
-        re-ordered, among the positions they hold, by RRF with word search. Word search only
-        sees passages in the question's language, so it may re-order those among themselves
-        but never lift them over a passage in another language that the dense model ranked
-        higher, the cross-lingual answer a French question about a Spanish talk needs.
-        """
-        options = self.options
-        if options.keyword_terms == "all":
-            fused = reciprocal_rank_fusion(
-                [[i for i, _ in dense], [i for i, _ in words]],
-                [1.0, options.keyword_weight],
-                k=options.rrf_k,
-            )
-            return [i for i, _ in fused]
-        base = [
-            i
-            for i, _ in reciprocal_rank_fusion(
-                [[i for i, _ in dense], [i for i, _ in exact]],
-                [1.0, options.keyword_weight],
-                k=options.rrf_k,
-            )
-        ]
-        if not words or options.word_weight <= 0:
-            return base
-        seen = set(base)
-        base += sorted({i for i, _ in words if i not in seen}, key=lambda i: -cosine[i])
-        group = {i for i in base if written_in(passages[i].language, word_language)}
-        return fuse_within_group(
-            base, group, [i for i, _ in words], options.word_weight, k=options.rrf_k
-        )
-
-    def _highlights(
-        self, query_vector: NDArray[np.float32], passages: list[Passage]
-    ) -> list[tuple[tuple[int, int], ...]]:
-        limit = self.options.highlight_sentences
-        if limit <= 0 or not passages:
-            return [() for _ in passages]
-        spans = [passage_sentences(p.text) for p in passages]
-        texts = sentence_texts(passages, spans)
-        vectors = embed_with_cache(self.embedder, self.cache, texts)
-        scores = (vectors @ query_vector).tolist() if len(texts) else []
-        result = []
-        offset = 0
-        for passage_spans in spans:
-            part = scores[offset : offset + len(passage_spans)]
-            offset += len(passage_spans)
-            result.append(choose_highlights(passage_spans, part, limit))
-        return result
+    def _highlighter(self) -> Highlighter:
+        return Highlighter(self.embedder, self.cache, self.options.highlight_sentences)
 
 
-def sentence_texts(
-    passages: list[Passage], spans: list[list[tuple[int, int]]] | None = None
-) -> list[str]:
-    """The sentences of the passages, in order: the units scored for highlighting."""
-    if spans is None:
-        spans = [passage_sentences(p.text) for p in passages]
-    return [p.text[s:e] for p, ss in zip(passages, spans, strict=True) for s, e in ss]
+# ----- 1. analyse -------------------------------------------------------------------------------
+def analyse(
+    question: str, embedder: Embedder, library_languages: Sequence[str], options: SearchOptions
+) -> Query:
+    """The question's vector, languages and word-search expression."""
+    word_language = detect_language(question, default="und", among=tuple(library_languages))
+    return Query(
+        text=question,
+        vector=embedder.embed_queries([question])[0],
+        language=detect_language(question, default="und"),
+        word_language=word_language,
+        word_match=word_query(question, word_language, options.stem_languages),
+    )
 
 
-def _word_query(question: str, language: str, stemming: bool) -> str | None:
-    """Word search: the question's words against the passages' words as written; with
-    `stemming`, its Snowball stems against the passages' stems, in the question's language
-    (as written when that language is unclear)."""
+def word_query(question: str, language: str, stem_languages: Sequence[str]) -> str | None:
+    """Word search: the question's content words against the passages' words as written, or,
+    in a language of `stem_languages`, their Snowball stems against the passages' stems."""
     terms = keyword_terms(question)
-    if not stemming or language == "und":
-        return fts_query(terms, TEXT_COLUMN)
-    return fts_query(stemmed_terms(terms, language), STEMS_COLUMN)
+    if language in stem_languages:
+        return fts_query(stemmed_terms(terms, language), STEMS_COLUMN)
+    return fts_query(terms, TEXT_COLUMN)
 
 
-def _within(filters: SearchFilters, language: str) -> SearchFilters | None:
+# ----- 2. retrieve ------------------------------------------------------------------------------
+def retrieve(
+    query: Query, store: IndexStore, filters: SearchFilters, options: SearchOptions
+) -> Candidates:
+    """Dense and word candidates, their cosines and passages."""
+    dense = store.vector_search(query.vector, options.candidates, filters)
+    cosine = dict(dense)
+    best = max(cosine.values(), default=0.0)
+    if options.feedback_weight > 0 and dense:
+        dense = _with_feedback(query.vector, dense, store, filters, options)
+    word_filters = within_language(filters, query.word_language)
+    words: Scored = []
+    if query.word_match is not None and word_filters is not None and options.word_weight > 0:
+        words = store.keyword_search(query.word_match, options.candidates, word_filters)
+    if options.neighbour_weight > 0:
+        dense, words = _in_context(
+            query, dense, words, store, filters, word_filters, cosine, options
+        )
+    ids = sorted({i for i, _ in dense} | {i for i, _ in words})
+    _add_cosines(query.vector, [i for i in ids if i not in cosine], store, cosine)
+    return Candidates(dense, words, cosine, float(best), store.passages(ids))
+
+
+def _with_feedback(
+    vector: NDArray[np.float32],
+    dense: Scored,
+    store: IndexStore,
+    filters: SearchFilters,
+    options: SearchOptions,
+) -> Scored:
+    """Dense search again with the question moved towards its best passages (Rocchio)."""
+    top = [i for i, _ in dense[: options.feedback_depth]]
+    centre = store.stored_vectors(top).mean(axis=0)
+    moved = vector + options.feedback_weight * centre
+    moved = (moved / max(float(np.linalg.norm(moved)), 1e-12)).astype(np.float32)
+    return store.vector_search(moved, options.candidates, filters)
+
+
+def _add_cosines(
+    vector: NDArray[np.float32], row_ids: list[int], store: IndexStore, into: dict[int, float]
+) -> None:
+    """Add the question's cosine with each stored passage vector to `into`."""
+    if row_ids:
+        vectors = store.stored_vectors(row_ids)
+        into.update(zip(row_ids, (vectors @ vector).tolist(), strict=True))
+
+
+def _in_context(
+    query: Query,
+    dense: Scored,
+    words: Scored,
+    store: IndexStore,
+    filters: SearchFilters,
+    word_filters: SearchFilters | None,
+    cosine: dict[int, float],
+    options: SearchOptions,
+) -> tuple[Scored, Scored]:
+    """Both rankings re-scored with each passage's neighbours (`fusion.neighbour_smoothed`).
+
+    The candidates grow by the neighbours of every hit, so that a passage in the middle of a
+    matching discussion is found even when its own words match less; the cosines and word
+    scores of their neighbours in turn are read from the index.
+    """
+    radius = options.neighbour_radius
+    hits = {i for i, _ in dense} | {i for i, _ in words}
+    around = store.adjacent(sorted(hits), radius, options.neighbour_kinds)
+    if all(sum(j is not None for j in row) == 1 for row in around.values()):
+        return dense, words  # no hit has neighbours (e.g. no transcript among them)
+    candidates = {j for row in around.values() for j in row if j is not None}
+    allowed = store.allowed_ids(filters)
+    if allowed is not None:
+        candidates &= set(allowed.tolist())
+    around = store.adjacent(sorted(candidates), radius, options.neighbour_kinds)
+    context = sorted({j for row in around.values() for j in row if j is not None})
+    _add_cosines(query.vector, [i for i in context if i not in cosine], store, cosine)
+    word_scores = dict(words)
+    if words and query.word_match is not None and word_filters is not None:
+        unseen = [i for i in context if i not in word_scores]
+        word_scores.update(store.keyword_scores(query.word_match, unseen, word_filters))
+
+    def ranking(scores: dict[int, float], members: set[int]) -> Scored:
+        smoothed = neighbour_smoothed(scores, around, options.neighbour_weight)
+        ranked = sorted(members, key=lambda i: (-smoothed[i], i))
+        return [(i, smoothed[i]) for i in ranked[: options.candidates]]
+
+    matched = {i for i in candidates if any(j in word_scores for j in around[i])}
+    return ranking(cosine, candidates), ranking(word_scores, matched)
+
+
+def within_language(filters: SearchFilters, language: str) -> SearchFilters | None:
     """`filters` narrowed to passages in `language` (None when that leaves nothing)."""
     if language == "und":
         return filters
@@ -327,5 +274,118 @@ def _within(filters: SearchFilters, language: str) -> SearchFilters | None:
     return dataclasses.replace(filters, languages=allowed)
 
 
+# ----- 3. fuse ----------------------------------------------------------------------------------
+def fuse(query: Query, found: Candidates, options: SearchOptions) -> list[int]:
+    """The candidates in one order.
+
+    The dense ranking fixes which positions hold passages in the question's language; word
+    search (which only sees those) re-orders them among themselves, by RRF or by a convex
+    blend of normalised scores. It may never lift a passage over a passage in another language
+    that the dense model ranked higher: the cross-lingual answer a French question about a
+    Spanish talk needs. The document prior then lets passages of documents with several good
+    candidates rise (the meeting or report the question is about).
+    """
+    order = [i for i, _ in found.dense]
+    seen = set(order)
+    order += sorted({i for i, _ in found.words if i not in seen}, key=lambda i: -found.cosine[i])
+    if found.words:
+        group = {i for i in order if written_in(found.passages[i].language, query.word_language)}
+        if options.fusion == "convex":
+            scores = {i: found.cosine[i] for i in group}
+            ranked = convex_order(scores, dict(found.words), options.convex_weight)
+            order = reorder_within(order, group, ranked)
+        else:
+            ranked_words = [i for i, _ in found.words]
+            order = fuse_within_group(
+                order, group, ranked_words, options.word_weight, options.rrf_k
+            )
+    if options.document_weight > 0:
+        doc_of = {i: found.passages[i].doc_id for i in order}
+        order = document_prior(
+            order, doc_of, options.document_weight, options.document_depth, options.rrf_k
+        )
+    return order
+
+
+# ----- 4. diversify -----------------------------------------------------------------------------
+def diversify(order: Sequence[int], passages: dict[int, Passage], limit: int) -> list[int]:
+    """The first `limit` passages of `order`, skipping any that overlaps one already taken
+    (neighbouring windows of one document repeat each other)."""
+    chosen: list[int] = []
+    for row_id in order:
+        if not any(_overlaps(passages[row_id], passages[j]) for j in chosen):
+            chosen.append(row_id)
+            if len(chosen) == limit:
+                break
+    return chosen
+
+
 def _overlaps(a: Passage, b: Passage) -> bool:
     return a.doc_id == b.doc_id and a.char_start < b.char_end and b.char_start < a.char_end
+
+
+# ----- 6. cite ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Highlighter:
+    """Picks each passage's sentences closest to the question (e5 vectors, cached at ingest)."""
+
+    embedder: Embedder
+    cache: EmbeddingCache | None
+    limit: int
+
+    def __call__(
+        self, vector: NDArray[np.float32], passages: list[Passage]
+    ) -> list[tuple[tuple[int, int], ...]]:
+        if self.limit <= 0 or not passages:
+            return [() for _ in passages]
+        spans = [passage_sentences(p.text) for p in passages]
+        vectors = embed_with_cache(self.embedder, self.cache, sentence_texts(passages, spans))
+        scores = (vectors @ vector).tolist() if len(vectors) else []
+        result = []
+        offset = 0
+        for passage_spans in spans:
+            part = scores[offset : offset + len(passage_spans)]
+            offset += len(passage_spans)
+            result.append(choose_highlights(passage_spans, part, self.limit))
+        return result
+
+
+def cite(
+    chosen: list[int],
+    found: Candidates,
+    query: Query,
+    store: IndexStore,
+    highlighter: Highlighter,
+    options: SearchOptions,
+) -> tuple[Hit, ...]:
+    """Hits for the chosen passages, best first: citation, link, highlights, retriever."""
+    passages = [found.passages[i] for i in chosen]
+    documents = store.documents_by_id({p.doc_id for p in passages})
+    dense_ids = {i for i, _ in found.dense}
+    word_ids = {i for i, _ in found.words}
+    hits = []
+    for rank, (row_id, passage, marks) in enumerate(
+        zip(chosen, passages, highlighter(query.vector, passages), strict=True), start=1
+    ):
+        document = documents[passage.doc_id]
+        retriever: Retriever = (
+            "hybrid"
+            if row_id in dense_ids and row_id in word_ids
+            else "vector"
+            if row_id in dense_ids
+            else "keyword"
+        )
+        hits.append(
+            Hit(
+                passage=passage,
+                document=document,
+                score=round(float(found.cosine[row_id]), 4),
+                rank=rank,
+                retriever=retriever,
+                citation=make_citation(
+                    document, passage, options.corpus_dir, options.link_base_url
+                ),
+                highlights=marks,
+            )
+        )
+    return tuple(hits)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from qa_assistant.fusion import fuse_within_group, neighbour_smoothed, reciprocal_rank_fusion
-from qa_assistant.keyword_index import exact_terms, keyword_terms
+from qa_assistant.fusion import (
+    convex_order,
+    document_prior,
+    fuse_within_group,
+    neighbour_smoothed,
+    reciprocal_rank_fusion,
+)
+from qa_assistant.keyword_index import keyword_terms
 from qa_assistant.language import detect_language
-from qa_assistant.search import HybridSearcher, SearchOptions
+from qa_assistant.search import Candidates, Query, SearchOptions, diversify, fuse
 from qa_assistant.types import Passage
-from tests.conftest import FakeEmbedder
 
 
 def test_rrf_scores_match_hand_computation() -> None:
@@ -61,17 +67,6 @@ def test_keyword_terms_drop_function_words_in_four_languages() -> None:
     assert "الدعم" in keyword_terms("ما هو الدعم؟")
 
 
-def test_exact_terms_are_acronyms_names_and_numbers() -> None:
-    assert exact_terms("¿Qué hace la ANSES con el Plan 1000 Días?") == [
-        "anses",
-        "plan",
-        "1000",
-        "días",
-    ]
-    assert exact_terms("Comment fonctionne l'AUH ?") == ["auh"]
-    assert exact_terms("How are families reached?") == []
-
-
 def test_question_language_among_the_materials_languages() -> None:
     claim = "IRG1 has antiviral effects against neurotropic viruses."
     assert detect_language(claim) == "und"  # 0.57 French, 0.43 English: unclear
@@ -92,8 +87,19 @@ def _passage(row: int, language: str) -> Passage:
     )
 
 
-@pytest.mark.parametrize("mode", ["exact", "all", "layered"])
-def test_words_in_the_question_language_cannot_jump_a_cross_lingual_answer(mode: str) -> None:
+def _found(
+    passages: dict[int, Passage], dense: list[tuple[int, float]], words: list[tuple[int, float]]
+) -> Candidates:
+    cosine = dict(dense)
+    return Candidates(dense, words, cosine, max(cosine.values()), passages)
+
+
+def _query(language: str) -> Query:
+    return Query("q", np.zeros(3, dtype=np.float32), language, language, "text : q")
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "convex"])
+def test_words_in_the_question_language_cannot_jump_a_cross_lingual_answer(fusion: str) -> None:
     # Dense: the Spanish answer (1) first, then English passages 2, 3, 4. An English word
     # retriever cannot see 1; word search in English ranks 4 first.
     passages = {
@@ -102,20 +108,39 @@ def test_words_in_the_question_language_cannot_jump_a_cross_lingual_answer(mode:
         3: _passage(3, "en"),
         4: _passage(4, "en"),
     }
-    dense = [(1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6)]
-    words = [(4, 9.0), (3, 5.0)]
-    searcher = HybridSearcher(
-        None,  # type: ignore[arg-type]  # ranking touches neither store nor model
-        FakeEmbedder(),  # type: ignore[arg-type]
-        None,
-        SearchOptions(keyword_terms=mode, keyword_weight=1.0, word_weight=1.0, rrf_k=1),
-    )
-    cosine = dict(dense)
-    order = searcher._rank(dense, [], words, passages, cosine, "en")
-    if mode == "all":
-        assert order[0] != 1  # plain fusion lets the English word matches overtake
-    else:
-        assert order[0] == 1
-    if mode == "layered":
-        # Among the English passages, 4 (1/4 + 1/2) > 3 (1/3 + 1/3) > 2 (1/2).
-        assert order[1:] == [4, 3, 2]
+    found = _found(passages, [(1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6)], [(4, 9.0), (3, 5.0)])
+    options = SearchOptions(word_weight=1.0, rrf_k=1, fusion=fusion, convex_weight=0.8)  # type: ignore[arg-type]
+    order = fuse(_query("en"), found, options)
+    assert order[0] == 1
+    # Among the English passages, RRF: 4 (1/4 + 1/2) > 3 (1/3 + 1/3) > 2 (1/2); convex at
+    # 0.8: 4 (0.2·0 + 0.8·1) > 3 (0.2·0.5 + 0.8·5/9) > 2 (0.2·1 + 0).
+    assert order[1:] == [4, 3, 2]
+
+
+def test_without_word_search_the_dense_order_stands() -> None:
+    passages = {i: _passage(i, "en") for i in (1, 2, 3)}
+    found = _found(passages, [(1, 0.9), (2, 0.8), (3, 0.7)], [])
+    assert fuse(_query("en"), found, SearchOptions()) == [1, 2, 3]
+
+
+def test_document_prior_lifts_the_document_with_several_good_candidates() -> None:
+    order = ["a1", "b1", "b2", "c1", "b3"]
+    document_of = {"a1": "a", "b1": "b", "b2": "b", "b3": "b", "c1": "c"}
+    # b holds three of the five candidates: with a prior as strong as the order, b1 overtakes a1.
+    assert document_prior(order, document_of, weight=1.0, depth=3, k=1)[0] == "b1"
+    assert document_prior(order, document_of, weight=0.0, depth=3, k=1) == order
+
+
+def test_convex_order_blends_normalised_scores() -> None:
+    dense = {"x": 0.9, "y": 0.8, "z": 0.7}
+    assert convex_order(dense, {"z": 10.0, "y": 5.0}, 0.0) == ["x", "y", "z"]
+    assert convex_order(dense, {"z": 10.0, "y": 5.0}, 1.0) == ["z", "y", "x"]
+
+
+def test_diversify_skips_windows_overlapping_a_better_one() -> None:
+    first = Passage("1", "d", "abc", 0, 100, language="en")
+    overlapping = Passage("2", "d", "abc", 50, 150, language="en")
+    apart = Passage("3", "d", "abc", 150, 250, language="en")
+    passages = {1: first, 2: overlapping, 3: apart}
+    assert diversify([1, 2, 3], passages, 5) == [1, 3]
+    assert diversify([1, 2, 3], passages, 1) == [1]
