@@ -58,8 +58,6 @@ from support import (
     rrf,
 )
 
-from qa_assistant import index_store
-from qa_assistant import search as search_module
 from qa_assistant.assistant import Assistant
 from qa_assistant.chunking import Layout, embedding_text, split_document
 from qa_assistant.config import Settings
@@ -81,22 +79,25 @@ from qa_assistant.evaluation import (
     summarize,
 )
 from qa_assistant.ingest import read_document
-from qa_assistant.keyword_index import FTS_TOKENIZER
-from qa_assistant.rerank import Reranker, StageWeights
-from qa_assistant.types import Document, DocumentMeta, Hit, Passage, Segment
+from qa_assistant.types import Document, DocumentMeta, Hit, Passage
 
 logger = logging.getLogger("benchmarks")
 
 CORPUS = REPO / "corpus"
 DEMO_QUESTIONS = REPO / "tests" / "data" / "demo_questions.jsonl"
-XQUAD_PAIRS = (("es", "en"), ("ar", "en"), ("de", "en"), ("en", "es"), ("en", "en"))
+XQUAD_PAIRS = (
+    ("es", "en"),
+    ("ar", "en"),
+    ("de", "en"),
+    ("en", "es"),
+    ("ar", "es"),
+    ("en", "en"),
+    ("es", "es"),
+    ("ar", "ar"),
+)
 XQUAD_QUERIES = 1190
-XQUAD_INDEXES: dict[str, dict[str, Any]] = {
-    "default": {},
-    "no context line (embed_context off)": {"embed_context": False},
-    "chunks 1000/200": {"chunk_chars": 1000, "chunk_overlap": 200},
-}
 DEFAULT_NAME = "product hybrid (default)"
+PREVIOUS_NAME = "product, previous default"
 BASELINES = (
     "BM25",
     "BM25 + English stemmer",
@@ -107,29 +108,53 @@ BASELINES = (
     "static-64 dense",
 )
 TOP_K = 30  # passages fetched from the product per query
-# Second-stage variants, each re-ordering the first stage's top TOP_K (as the product does).
-RERANK_VARIANTS = (
-    ("best sentence only, no USE-m3", StageWeights(second=0.0)),
-    ("USE-m3 only, no best sentence (previous default)", StageWeights(sentence=0.0)),
-    ("position weight 1", StageWeights(position=1.0)),
-    ("USE-m3 weight 0.5", StageWeights(second=0.5)),
+STEM_LANGUAGES = ("en", "es", "fr", "ar", "de")
+# The search settings of the default before the ranking levers below existed (for the
+# before/after rows of one run).
+PREVIOUS_DEFAULT: dict[str, Any] = {
+    "fusion": "rrf",
+    "word_weight": 0.5,
+    "stem_languages": (),
+    "feedback_weight": 0.0,
+    "document_weight": 0.0,
+    "neighbour_kinds": ("transcript",),
+}
+# Ranking levers, each applied alone on top of the default (second stage on).
+LEVERS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("Snowball stems (every language)", {"stem_languages": STEM_LANGUAGES}),
+    ("no stems", {"stem_languages": ()}),
+    ("convex fusion 0.3", {"fusion": "convex", "convex_weight": 0.3}),
+    ("convex fusion 0.5", {"fusion": "convex", "convex_weight": 0.5}),
+    ("dense feedback 0.3", {"feedback_weight": 0.3}),
+    ("dense feedback 0.6", {"feedback_weight": 0.6}),
+    ("document prior 0.5", {"document_weight": 0.5}),
+    ("document prior 1.0", {"document_weight": 1.0}),
+    ("document prior 2.0", {"document_weight": 2.0}),
+    ("no document prior", {"document_weight": 0.0}),
+    ("reports read with neighbours", {"neighbour_kinds": ("transcript", "report")}),
 )
-KEYWORD_WEIGHTS = (0.25, 0.5)  # exact-term weight variants (the default is 0)
-# keyword_terms="layered": (weight of exact terms across languages, weight of words in the
-# question's language)
-LAYERED_WEIGHTS = ((0.0, 0.25), (0.0, 1.0), (0.5, 0.5))
-CHUNKS = ((400, 80), (700, 150), (1000, 200))  # reports (chunk_chars, chunk_overlap)
-DEFAULT_CHUNK = (700, 150)
-# transcripts (transcript_chunk_chars, transcript_chunk_overlap); passages cross speaker turns
-TRANSCRIPT_CHUNKS = ((700, 150), (700, 0), (1200, 0), (1500, 0))
-DEFAULT_TRANSCRIPT = (1200, 0)
-NEIGHBOUR_WEIGHTS = (0.0, 0.25, 0.5)  # variants of neighbour_weight (the default is 1)
+DEFAULT_CHUNK = (700, 150)  # reports (chunk_chars, chunk_overlap)
+DEFAULT_TRANSCRIPT = (1200, 0)  # transcripts; passages cross speaker turns
 WINDOW_WORDS = 200
-SCIFACT_WHOLE = (2000, 300)  # SciFact abstracts average 1,493 characters
 THRESHOLDS = tuple(round(0.76 + 0.01 * i, 2) for i in range(12))
 MAX_FILE_BYTES = 100_000_000
 
 Models = dict[str, CachedEmbedder]
+
+
+def _mpnet_installed() -> bool:
+    """all-mpnet-base-v2 is optional (`make mpnet`); its rows are left out without it."""
+    from qa_assistant.errors import ModelError
+    from qa_assistant.mpnet_parts import part_paths
+
+    try:
+        part_paths()
+    except ModelError:
+        return False
+    return True
+
+
+MODELS_AVAILABLE = {"e5", "minilm", "use", "static"} | ({"mpnet"} if _mpnet_installed() else set())
 
 
 # ----- product helpers --------------------------------------------------------------------------
@@ -155,32 +180,6 @@ def variant(assistant: Assistant, **overrides: Any) -> Assistant:
     )
 
 
-@contextmanager
-def no_language_gate() -> Iterator[None]:
-    """Let word search see passages of any language (`keyword_terms="all"` narrows it)."""
-    original = search_module._within
-    search_module._within = lambda filters, language: filters  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        search_module._within = original
-
-
-# Tokenizer variants run the default pipeline on an index whose FTS5 table uses them.
-NO_FOLDING = "unicode61 remove_diacritics 0"
-
-
-@contextmanager
-def keyword_tokenizer(tokenizer: str) -> Iterator[None]:
-    """Create indexes whose FTS5 table uses `tokenizer` (queries go through it too)."""
-    original = index_store._SCHEMA
-    index_store._SCHEMA = original.replace(FTS_TOKENIZER, tokenizer)
-    try:
-        yield
-    finally:
-        index_store._SCHEMA = original
-
-
 def search_all(
     assistant: Assistant, texts: Sequence[str], top_k: int = TOP_K
 ) -> tuple[list[list[Hit]], float]:
@@ -188,25 +187,6 @@ def search_all(
     started = time.perf_counter()
     hits = [assistant.search(text, top_k) for text in texts]
     return hits, (time.perf_counter() - started) * 1000 / max(1, len(texts))
-
-
-def use_rescored(
-    models: Models,
-    hits: Sequence[Sequence[Hit]],
-    texts: Sequence[str],
-    weights: StageWeights,
-    languages: tuple[str, ...],
-) -> list[list[Hit]]:
-    """Each query's hits re-ordered by the product's second stage (`qa_assistant.rerank`)."""
-    reranker = Reranker(models["use"], models["e5"], None, TOP_K, weights)  # type: ignore[arg-type]
-    query_vectors = models["e5"].embed_queries(list(texts))
-    reordered = []
-    for query_hits, text, vector in zip(hits, texts, query_vectors, strict=True):
-        language = search_module.detect_language(text, "und", languages)
-        passages = [h.passage for h in query_hits]
-        order = reranker.order(text, vector, passages, [h.score for h in query_hits], language)
-        reordered.append([query_hits[i] for i in order])
-    return reordered
 
 
 def add_ratios(rows: list[Row]) -> list[dict[str, Any]]:
@@ -341,14 +321,6 @@ def word_windows(doc: Document, words: int = WINDOW_WORDS) -> list[tuple[int, in
     ]
 
 
-def window_document(doc: Document, windows: Sequence[tuple[int, int]]) -> Document:
-    """A document whose passages are exactly the windows (one section per window)."""
-    segments = tuple(
-        Segment(char_start=s, char_end=e, section=f"w{i}") for i, (s, e) in enumerate(windows)
-    )
-    return dataclasses.replace(doc, segments=segments, kind="report")
-
-
 def demo_documents() -> list[Document]:
     from qa_assistant.ingest import is_supported
     from qa_assistant.ingest.manifest import find_manifest, load_manifest
@@ -382,6 +354,7 @@ def candidate_steps(queries: list[str], texts: list[str]) -> list[tuple[str, str
     return [
         (m, role, t)
         for m in ("mpnet", "static")
+        if m in MODELS_AVAILABLE
         for role, t in (("query", queries), ("passage", texts))
     ]
 
@@ -425,6 +398,8 @@ def baseline_rows(
         finish(name, [[whole.labels[i] for i in r] for r in ranked], started)
 
     for key, name in DENSE_ON_PASSAGES:
+        if key not in MODELS_AVAILABLE:
+            continue
         started = time.perf_counter()
         texts = units.e5_texts if key != "use" and units.e5_texts else units.texts
         vectors = models[key].embed_passages(texts)
@@ -449,102 +424,28 @@ def baseline_rows(
 
 
 def product_rows(
-    models: Models,
     assistant: Assistant,
     queries: Sequence[str],
     keys: Callable[[int, Sequence[Hit]], QueryOutcome],
-    name: str = DEFAULT_NAME,
-    variants: bool = True,
-    gate: bool = False,
-    rerank: bool = True,
     index_seconds: float = 0.0,
-    neighbours: bool = False,
 ) -> list[Row]:
-    """The product and its search-time variants on one index.
-
-    Variants change the first stage only (second stage off), so they compare with the row
-    "…, first stage only"; the USE-m3 rows re-order that row's hits. The neighbour-weight
-    variants (`neighbours`) keep the second stage, as the default does.
-    """
+    """The product's default, its previous default, its stages and each ranking lever, all
+    on one index (every row runs the full search, second stage included unless named)."""
     rows: list[Row] = []
 
-    def measure(label: str, searcher: Assistant, note: str = "") -> list[list[Hit]]:
+    def measure(label: str, searcher: Assistant, note: str = "") -> None:
         started = time.perf_counter()
         found, ms = search_all(searcher, queries)
         outcomes = [keys(i, h) for i, h in enumerate(found)]
         rows.append(row(label, outcomes, time.perf_counter() - started, ms, note))
-        return found
 
-    hits = measure(name, assistant, f"index {index_seconds:.0f} s" if index_seconds else "")
-    # Variants of a non-default configuration carry its name, so rows stay unambiguous.
-    prefix = "product" if name == DEFAULT_NAME else name
-    if neighbours:
-        for weight in NEIGHBOUR_WEIGHTS:
-            label = (
-                f"{prefix}, transcript passages alone (neighbour weight 0)"
-                if weight == 0
-                else f"{prefix}, transcripts read with neighbours at weight {weight}"
-            )
-            measure(label, variant(assistant, neighbour_weight=weight))
-    first = prefix if prefix.endswith("first stage") else f"{prefix}, first stage"
-    if assistant.settings.rerank:
-        assistant = variant(assistant, rerank=False)
-        hits = measure(f"{prefix}, first stage only", assistant)  # what the USE-m3 rows re-order
-    if variants:
-        for weight in KEYWORD_WEIGHTS:
-            measure(
-                f"{first}, exact-term weight {weight}", variant(assistant, keyword_weight=weight)
-            )
-        dense_only = variant(assistant, keyword_terms="exact", keyword_weight=0.0)
-        measure(f"{prefix}, dense only (no keyword search, first stage)", dense_only)
-        # The previous defaults: exact terms in every language fused by RRF, and all content
-        # words within the question's language fused by plain RRF (over every position).
-        previous = variant(assistant, keyword_terms="exact", keyword_weight=0.5)
-        measure(f"{first}, exact terms across languages (RRF 0.5), no word search", previous)
-        for weight in (0.5, 1.0):
-            all_terms = variant(assistant, keyword_terms="all", keyword_weight=weight)
-            measure(f"{first}, words in the question's language by plain RRF {weight}", all_terms)
-        for exact_weight, word_weight in LAYERED_WEIGHTS:
-            layered = variant(
-                assistant,
-                keyword_terms="layered",
-                keyword_weight=exact_weight,
-                word_weight=word_weight,
-            )
-            measure(f"{first}, exact {exact_weight}, words in place {word_weight}", layered)
-    if gate:
-        all_terms = variant(assistant, keyword_terms="all", keyword_weight=1.0)
-        with no_language_gate():
-            measure(f"{first}, words in any language by plain RRF 1.0", all_terms)
-    if rerank:
-        languages = assistant.facets().languages
-        for label, weights in RERANK_VARIANTS:
-            started = time.perf_counter()
-            reordered = use_rescored(models, hits, queries, weights, languages)
-            outcomes = [keys(i, h) for i, h in enumerate(reordered)]
-            rows.append(
-                row(
-                    f"{prefix} + second stage, {label} (top {TOP_K})",
-                    outcomes,
-                    time.perf_counter() - started,
-                    note="USE vectors from cache; latency in speed.json",
-                )
-            )
+    measure(DEFAULT_NAME, assistant, f"index {index_seconds:.0f} s" if index_seconds else "")
+    measure(PREVIOUS_NAME, variant(assistant, **PREVIOUS_DEFAULT))
+    measure("product, first stage only", variant(assistant, rerank=False))
+    measure("product, dense only (e5 passages)", variant(assistant, rerank=False, word_weight=0))
+    for label, overrides in LEVERS:
+        measure(f"product, {label}", variant(assistant, **overrides))
     return rows
-
-
-def stemming_rows(
-    models: Models,
-    assistant: Assistant,
-    queries: Sequence[str],
-    keys: Callable[[int, Sequence[Hit]], QueryOutcome],
-    name: str = DEFAULT_NAME,
-) -> list[Row]:
-    """The same index with word search on Snowball stems (`QA_STEMMING=true`)."""
-    prefix = "product" if name == DEFAULT_NAME else name
-    stemmed = variant(assistant, stemming=True)
-    name = f"{prefix}, Snowball stems"
-    return product_rows(models, stemmed, queries, keys, name, False, False, False)
 
 
 # ----- sets -------------------------------------------------------------------------------------
@@ -562,7 +463,6 @@ def run_scifact(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any
             and prewarm(models["minilm"], "passage", whole_texts, budget)
             and prewarm(models["use"], "query", qtexts, budget)
             and prewarm(models["use"], "passage", [p.text for p in passages], budget)
-            and prewarm(models["e5"], "passage", e5_texts(documents, SCIFACT_WHOLE), budget)
             and all(
                 prewarm(models[m], role, t, budget)
                 for m, role, t in candidate_steps(qtexts, dense_texts)
@@ -585,16 +485,7 @@ def run_scifact(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any
         started = time.perf_counter()
         assistant.add_documents(documents)
         seconds = time.perf_counter() - started
-        rows += product_rows(models, assistant, qtexts, keys, index_seconds=seconds)
-        rows += stemming_rows(models, assistant, qtexts, keys)
-
-    chars, overlap = SCIFACT_WHOLE
-    with product(models, chunk_chars=chars, chunk_overlap=overlap) as assistant:
-        started = time.perf_counter()
-        assistant.add_documents(documents)
-        seconds = time.perf_counter() - started
-        name = f"product, chunks {chars}/{overlap} (abstracts mostly whole)"
-        rows += product_rows(models, assistant, qtexts, keys, name, True, False, False, seconds)
+        rows += product_rows(assistant, qtexts, keys, seconds)
     return {
         "description": f"BEIR SciFact test: {len(documents)} abstracts, {len(queries)} claims",
         "passages": len(passages),
@@ -612,8 +503,6 @@ def run_xquad(models: Models, budget: Budget, evaluate: bool, count: int) -> dic
             steps = [
                 ("e5", "query", texts),
                 ("e5", "passage", e5_texts(documents, DEFAULT_CHUNK)),
-                ("e5", "passage", e5_texts(documents, DEFAULT_CHUNK, context=False)),
-                ("e5", "passage", e5_texts(documents, (1000, 200))),
                 ("use", "query", texts),
                 ("use", "passage", passages),
                 *candidate_steps(texts, e5_texts(documents, DEFAULT_CHUNK)),
@@ -627,7 +516,7 @@ def run_xquad(models: Models, budget: Budget, evaluate: bool, count: int) -> dic
                 return False
         return True
     pairs: dict[str, Any] = {}
-    indexes: dict[tuple[str, str], tuple[Assistant, float]] = {}
+    indexes: dict[str, tuple[Assistant, float]] = {}
     with tempfile.TemporaryDirectory(prefix="qa-bench-xquad-") as folder:
         for query_language, corpus_language in XQUAD_PAIRS:
             name = f"{query_language}→{corpus_language}"
@@ -658,28 +547,20 @@ def run_xquad(models: Models, budget: Budget, evaluate: bool, count: int) -> dic
                 return outcome(i, [h.document.source for h in hits])
 
             rows, _ = baseline_rows(models, units, whole, qtexts, outcome)
-            for label, overrides in XQUAD_INDEXES.items():
-                if (corpus_language, label) not in indexes:
-                    settings = Settings(
-                        index_dir=Path(folder) / f"{corpus_language}-{len(indexes)}",
-                        corpus_dir=CORPUS,
-                        highlight_sentences=0,
-                        **overrides,
-                    )
-                    assistant = Assistant(settings, embedder=models["e5"])
-                    started = time.perf_counter()
-                    assistant.add_documents(documents)
-                    indexes[corpus_language, label] = (assistant, time.perf_counter() - started)
-                assistant, seconds = indexes[corpus_language, label]
-                if label == "default":
-                    rows += product_rows(
-                        models, assistant, qtexts, keys, gate=True, index_seconds=seconds
-                    )
-                    rows += stemming_rows(models, assistant, qtexts, keys)
-                else:
-                    rows += product_rows(
-                        models, assistant, qtexts, keys, f"product, {label}", False, False, False
-                    )
+            if corpus_language not in indexes:
+                settings = Settings(
+                    index_dir=Path(folder) / corpus_language,
+                    corpus_dir=CORPUS,
+                    highlight_sentences=0,
+                )
+                assistant = Assistant(
+                    settings, embedder=models["e5"], second_stage_encoder=models["use"]
+                )
+                started = time.perf_counter()
+                assistant.add_documents(documents)
+                indexes[corpus_language] = (assistant, time.perf_counter() - started)
+            assistant, seconds = indexes[corpus_language]
+            rows += product_rows(assistant, qtexts, keys, seconds)
             pairs[name] = {"n_queries": len(queries), "rows": add_ratios(rows)}
     note = (
         "all 1190 queries per pair"
@@ -693,10 +574,8 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
     documents, queries = qmsum_data()
     qtexts = [q.text for q in queries]
     windows = {d.source: word_windows(d) for d in documents}
-    window_docs = [window_document(d, windows[d.source]) for d in documents]
     window_texts = [d.text[s:e] for d in documents for s, e in windows[d.source]]
     passages = passages_of(documents)
-    window_passages = passages_of(window_docs, (4000, 0))
     if not evaluate:
         steps: list[tuple[str, str, list[str]]] = [
             ("e5", "query", qtexts),
@@ -704,9 +583,7 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
             ("use", "query", qtexts),
             ("minilm", "passage", window_texts),
             ("use", "passage", [p.text for p in passages]),
-            ("e5", "passage", [p.text for p in window_passages]),
-            ("e5", "passage", e5_texts(documents, context=False)),
-            *(("e5", "passage", e5_texts(documents, transcript=t)) for t in TRANSCRIPT_CHUNKS),
+            ("e5", "passage", e5_texts(documents)),
             *candidate_steps(qtexts, e5_texts(documents)),
         ]
         return all(prewarm(models[m], role, texts, budget) for m, role, texts in steps)
@@ -754,49 +631,11 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
 
         return keys
 
-    # Layout variants run the first stage only: the second stage reads every passage's
-    # sentences, which would have to be embedded anew for each layout.
-    for chars, overlap in TRANSCRIPT_CHUNKS:
-        default = (chars, overlap) == DEFAULT_TRANSCRIPT
-        with product(
-            models,
-            transcript_chunk_chars=chars,
-            transcript_chunk_overlap=overlap,
-            rerank=default,
-        ) as assistant:
-            started = time.perf_counter()
-            assistant.add_documents(documents)
-            seconds = time.perf_counter() - started
-            keys = span_keys(assistant)
-            name = DEFAULT_NAME if default else f"product, transcripts {chars}/{overlap}"
-            name += "" if default else ", first stage"
-            rows += product_rows(
-                models, assistant, qtexts, keys, name, default, False, default, seconds, True
-            )
-            if default:
-                rows += stemming_rows(models, assistant, qtexts, keys, name)
-    with product(models, embed_context=False, rerank=False) as assistant:
+    with product(models) as assistant:
         started = time.perf_counter()
         assistant.add_documents(documents)
         seconds = time.perf_counter() - started
-        keys = span_keys(assistant)
-        name = "product, no context line, first stage"
-        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False, seconds)
-    # Window documents carry one section per window only to fix the passage boundaries; the
-    # context line would show those section names, so it is off here. They are reports to the
-    # product, so reading them with their neighbours needs neighbour_kinds extended.
-    with product(
-        models, chunk_chars=4000, chunk_overlap=0, embed_context=False, rerank=False
-    ) as assistant:
-        started = time.perf_counter()
-        assistant.add_documents(window_docs)
-        seconds = time.perf_counter() - started
-        keys = span_keys(assistant)
-        name = f"product, {WINDOW_WORDS}-word windows (no context line), first stage"
-        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False, seconds)
-        name += ", read with neighbours"
-        read_together = variant(assistant, neighbour_kinds=("transcript", "report"))
-        rows += product_rows(models, read_together, qtexts, keys, name, False, False, False)
+        rows += product_rows(assistant, qtexts, span_keys(assistant), seconds)
     return {
         "description": (
             f"QMSum val: {len(documents)} meetings in one index, {len(queries)} specific queries; "
@@ -822,23 +661,20 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
     questions = list(data.questions)
     answerable = [q for q in questions if q.answerable]
     qtexts = [q.question for q in answerable]
-    chunked = {chunk: passages_of(documents, chunk) for chunk in CHUNKS}
+    passages = passages_of(documents)
     negatives = _negative_questions()
     if not evaluate:
         steps = [
-            *(("e5", "passage", e5_texts(documents, c)) for c in CHUNKS),
-            *(("e5", "passage", e5_texts(documents, transcript=t)) for t in TRANSCRIPT_CHUNKS),
-            ("e5", "passage", [p.text for p in chunked[DEFAULT_CHUNK]]),
+            ("e5", "passage", e5_texts(documents)),
             ("e5", "query", [q.question for q in questions] + negatives),
-            ("minilm", "passage", [p.text for p in chunked[DEFAULT_CHUNK]]),
+            ("minilm", "passage", [p.text for p in passages]),
             ("minilm", "query", qtexts),
-            ("use", "passage", [p.text for p in chunked[DEFAULT_CHUNK]]),
+            ("use", "passage", [p.text for p in passages]),
             ("use", "query", qtexts),
             *candidate_steps(qtexts, e5_texts(documents)),
         ]
         return all(prewarm(models[m], role, texts, budget) for m, role, texts in steps)
 
-    passages = chunked[DEFAULT_CHUNK]
     source_by_id = {d.doc_id: d.source for d in documents}
     dense_texts = e5_texts(documents, DEFAULT_CHUNK)
     units = Units(
@@ -867,48 +703,19 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
         ranking = tuple(question_key(h, q) for h in hits)
         return QueryOutcome(f"q{i}", q.language or "und", ranking, {GOLD_KEY: 1.0})
 
-    by_language: dict[str, Any] = {}
-    for chars, overlap in CHUNKS:
-        default = (chars, overlap) == DEFAULT_CHUNK
-        with product(models, chunk_chars=chars, chunk_overlap=overlap) as assistant:
-            started = time.perf_counter()
-            assistant.add([CORPUS])
-            seconds = time.perf_counter() - started
-            name = f"product, reports {chars}/{overlap}"
-            if default:
-                name = "product hybrid (default)"
-            product_result = product_rows(
-                models, assistant, qtexts, keys, name, default, default, default, seconds, default
-            )
-            rows += product_result
-            if default:
-                rows += stemming_rows(models, assistant, qtexts, keys)
-                hits, _ = search_all(assistant, qtexts)
-                result = summarize([keys(i, h) for i, h in enumerate(hits)])
-                by_language = {
-                    lang: dataclasses.asdict(m) for lang, m in result.by_language.items()
-                }
-    for chars, overlap in TRANSCRIPT_CHUNKS:
-        if (chars, overlap) == DEFAULT_TRANSCRIPT:
-            continue
-        with product(
-            models, transcript_chunk_chars=chars, transcript_chunk_overlap=overlap
-        ) as assistant:
-            started = time.perf_counter()
-            assistant.add([CORPUS])
-            seconds = time.perf_counter() - started
-            name = f"product, transcripts {chars}/{overlap}"
-            rows += product_rows(
-                models, assistant, qtexts, keys, name, False, False, False, seconds
-            )
-    with keyword_tokenizer(NO_FOLDING), product(models) as assistant:
+    with product(models) as assistant:
+        started = time.perf_counter()
         assistant.add([CORPUS])
-        name = "product, FTS5 without accent folding"
-        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
-    with product(models, embed_context=False) as assistant:
-        assistant.add([CORPUS])
-        name = "product, no context line (embed_context off)"
-        rows += product_rows(models, assistant, qtexts, keys, name, False, False, False)
+        seconds = time.perf_counter() - started
+        rows += product_rows(assistant, qtexts, keys, seconds)
+        hits, _ = search_all(assistant, qtexts)
+        result = summarize([keys(i, h) for i, h in enumerate(hits)])
+        by_language = {lang: dataclasses.asdict(m) for lang, m in result.by_language.items()}
+        previous, _ = search_all(variant(assistant, **PREVIOUS_DEFAULT), qtexts)
+        before = summarize([keys(i, h) for i, h in enumerate(previous)])
+        previous_by_language = {
+            lang: dataclasses.asdict(m) for lang, m in before.by_language.items()
+        }
     return {
         "description": (
             f"Demo corpus: {len(documents)} documents (en/es/fr; PDF, VTT, Markdown), "
@@ -916,6 +723,7 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
         ),
         "rows": add_ratios(rows),
         "product_by_language": by_language,
+        "previous_by_language": previous_by_language,
         "abstention": calibrate_abstention(models, dense_texts, questions, negatives),
     }
 
@@ -1000,29 +808,34 @@ def _find(rows: Sequence[dict[str, Any]], system: str) -> dict[str, Any]:
 
 
 def targets_table(results: dict[str, Any]) -> list[str]:
-    """The issue's targets against the default configuration, from this run's rows."""
+    """The targets against the previous and the current default, from this run's rows."""
     sets = results["sets"]
-    lines = ["| target | default measures | met |", "|---|---|---|"]
+    lines = ["| target | previous default | default | met |", "|---|---|---|---|"]
 
-    def add(target: str, value: float, goal: float, detail: str = "") -> None:
+    def add(target: str, before: float, value: float, goal: float, detail: str = "") -> None:
         mark = "yes" if value >= goal else "no"
-        lines.append(f"| {target} | {value:.3f}{detail} | {mark} |")
+        lines.append(f"| {target} | {before:.3f} | {value:.3f}{detail} | {mark} |")
+
+    def both(rows: list[dict[str, Any]], metric: str) -> tuple[float, float]:
+        return _find(rows, PREVIOUS_NAME)[metric], _find(rows, DEFAULT_NAME)[metric]
 
     if "scifact" in sets:
-        add(
-            "SciFact nDCG@10 ≥ 0.73",
-            _find(sets["scifact"]["rows"], DEFAULT_NAME)["ndcg_at_10"],
-            0.73,
-        )
+        add("SciFact nDCG@10 ≥ 0.73", *both(sets["scifact"]["rows"], "ndcg_at_10"), 0.73)
     if "xquad" in sets:
         for pair, goal in (("es→en", 0.985), ("ar→en", 0.93), ("en→en", 0.995)):
             rows = sets["xquad"]["pairs"][pair]["rows"]
-            add(f"XQuAD {pair} recall@5 ≥ {goal}", _find(rows, DEFAULT_NAME)["recall_at_5"], goal)
+            add(f"XQuAD {pair} recall@5 ≥ {goal}", *both(rows, "recall_at_5"), goal)
     if "qmsum" in sets:
         rows = sets["qmsum"]["rows"]
         best = max(r["ndcg_at_10"] for r in rows if r["system"] in BASELINES)
-        default = _find(rows, DEFAULT_NAME)["ndcg_at_10"]
-        add("QMSum val nDCG@10 ≥ 1.3 × best baseline", default / best, 1.3, f" × ({best:.3f})")
+        before, after = both(rows, "ndcg_at_10")
+        add(
+            "QMSum val nDCG@10 ≥ 1.3 × best baseline",
+            before / best,
+            after / best,
+            1.3,
+            f" × ({best:.3f})",
+        )
     worse, below_single = [], []
     for name, block in sets.items():
         groups = block["pairs"].items() if "pairs" in block else [(name, block)]
@@ -1054,6 +867,46 @@ def targets_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _groups(results: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(label, rows) of every set, one per XQuAD pair."""
+    names = {"scifact": "SciFact", "qmsum": "QMSum val", "demo": "demo"}
+    out = []
+    for name, block in results["sets"].items():
+        if "pairs" in block:
+            out += [(f"XQuAD {pair}", sub["rows"]) for pair, sub in block["pairs"].items()]
+        else:
+            out.append((names.get(name, name), block["rows"]))
+    return out
+
+
+def levers_table(results: dict[str, Any]) -> list[str]:
+    """nDCG@10 of the previous default, the default and each lever alone on top of the
+    default, per set (the difference to the default in brackets)."""
+    groups = _groups(results)
+    labels = [PREVIOUS_NAME, *(f"product, {label}" for label, _ in LEVERS)]
+    head = ["set", "BM25", "e5 dense", "default", *(x.removeprefix("product, ") for x in labels)]
+    lines = [
+        "nDCG@10 of the default and of each ranking lever applied alone on top of it (difference"
+        " to the default in brackets):",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for label, rows in groups:
+        default = _find(rows, DEFAULT_NAME)["ndcg_at_10"]
+        cells = [
+            label,
+            _fmt(_find(rows, "BM25")["ndcg_at_10"]),
+            _fmt(_find(rows, "e5-small dense")["ndcg_at_10"]),
+            f"**{default:.3f}**",
+        ]
+        for system in labels:
+            value = _find(rows, system)["ndcg_at_10"]
+            cells.append(f"{value:.3f} ({value - default:+.3f})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     info = results["machine"]
     parts = [
@@ -1073,9 +926,17 @@ def markdown(results: dict[str, Any]) -> str:
         "e5, USE-m3, mpnet-base (all-mpnet-base-v2) and static-64 (the 64-d static model of "
         "tokenlearn-static-model) dense index the product's passages. ms/query is the "
         "product's search time with cached query embeddings and memoised language detection "
-        "(end-to-end latency is in the speed section).",
+        "(end-to-end latency is in the speed section)."
+        + (
+            ""
+            if "mpnet" in results.get("models", ["mpnet"])
+            else " all-mpnet-base-v2 (optional, `make mpnet`) was not installed for this run:"
+            " its rows are absent."
+        ),
         "",
         *targets_table(results),
+        "",
+        *levers_table(results),
     ]
     titles = {"scifact": "SciFact", "xquad": "XQuAD", "qmsum": "QMSum", "demo": "Demo corpus"}
     for name, block in results["sets"].items():
@@ -1087,14 +948,17 @@ def markdown(results: dict[str, Any]) -> str:
         else:
             parts += ["", rows_table(block["rows"])]
         if "product_by_language" in block:
-            parts += ["", "Product (default) by question language:", ""]
-            parts.append("| language | n | nDCG@10 | R@1 | R@5 | R@10 | MRR@10 |")
-            parts.append("|---|---|---|---|---|---|---|")
+            parts += ["", "By question language, previous default → default:", ""]
+            parts.append("| language | n | nDCG@10 | R@1 | R@5 | MRR@10 |")
+            parts.append("|---|---|---|---|---|---|")
+            before = block.get("previous_by_language", {})
             for lang, m in block["product_by_language"].items():
-                parts.append(
-                    f"| {lang} | {m['n_queries']} | {m['ndcg_at_10']:.3f} | {m['recall_at_1']:.3f}"
-                    f" | {m['recall_at_5']:.3f} | {m['recall_at_10']:.3f} | {m['mrr_at_10']:.3f} |"
+                b = before.get(lang, m)
+                cells = " | ".join(
+                    f"{b[k]:.3f} → {m[k]:.3f}"
+                    for k in ("ndcg_at_10", "recall_at_1", "recall_at_5", "mrr_at_10")
                 )
+                parts.append(f"| {lang} | {m['n_queries']} | {cells} |")
         if "abstention" in block:
             a = block["abstention"]
             parts += [
@@ -1150,7 +1014,11 @@ def main() -> int:
         logger.info("all embeddings cached")
         return 0
     started = time.perf_counter()
-    results: dict[str, Any] = {"machine": machine(), "sets": {}}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "models": sorted(MODELS_AVAILABLE),
+        "sets": {},
+    }
     for name in names:
         logger.info("evaluating %s", name)
         block = runners[name](True)
