@@ -6,14 +6,22 @@ Layout of `index_dir`:
     embeddings.sqlite         embedding cache keyed by (model, sha256 of passage text)
     v-<time>-<rand>/
         manifest.json         model, dimension, chunk settings, format version
-        store.sqlite          documents, passages (+ vectors), passages_fts, state
-        vectors.<gen>.faiss   FAISS IndexIDMap2 for SQLite generation <gen>
+        store.sqlite          documents, passages (+ their vectors), passages_fts, state (the
+                              generation; the abstention calibration of a generation),
+                              vector_log (the rows each generation added or removed)
+        vectors.<gen>.faiss   large indexes only: the approximate FAISS index (8-bit codes)
+                              as of SQLite generation <gen>
     write.lock                held by the one process writing (qa_assistant.locking)
 
-SQLite transactions make every change to documents, passages and keyword entries atomic. The
-FAISS file is derived data: it is written after the commit under a name carrying the SQLite
-generation, so a crash between the two leaves an old-generation file that `open` detects and
-rebuilds from the vectors stored in SQLite.
+SQLite transactions make every change to documents, passages, keyword entries and the vector
+log atomic. Each vector is stored once, in its passage row. The FAISS index in memory is
+derived from it: opening reads every vector (below `vector_index.APPROXIMATE_FROM` passages) or
+the last approximate snapshot, then applies the vector log since its generation; a process
+that sees a newer generation applies only the log entries since its own. So a change costs
+work in proportion to the document changed, in the writer and in every reader. The writer
+writes a new snapshot (and trims the log) only when the log has grown by a tenth of the index.
+A crash at any moment leaves a consistent index: a snapshot is written under a temporary name
+and renamed, and the log in SQLite brings any snapshot up to date.
 
 Readers never lock: each thread reads through its own read snapshot (qa_assistant.snapshots),
 begun by `refresh`, so the several reads of one search see one generation. Writers hold the
@@ -54,7 +62,7 @@ from qa_assistant.types import (
     Segment,
     Session,
 )
-from qa_assistant.vector_index import VectorIndex
+from qa_assistant.vector_index import APPROXIMATE_FROM, VectorIndex
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -72,6 +80,9 @@ OPEN_ATTEMPTS = 3  # tries to open the current version while rebuilds swap it
 # A temporary file is a leftover when its process is gone and it is older than this: a pid
 # from another PID namespace (a container sharing the index) may look gone while it writes.
 TMP_GRACE_SECONDS = 60.0
+COMPACT_MIN = 10_000  # vector log rows below which the log is never trimmed
+REFINE = 4  # the approximate index returns this many times the candidates asked for
+CALIBRATION_KEY = "abstention"  # state row holding the abstention calibration (JSON)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS documents (
@@ -114,6 +125,10 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     text, stems, tokenize='{FTS_TOKENIZER}'
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vector_log (
+    generation INTEGER NOT NULL, row_id INTEGER NOT NULL, added INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS vector_log_generation ON vector_log(generation);
 """
 
 
@@ -170,7 +185,11 @@ def read_current(root: Path) -> Path | None:
 
 
 def _generation_of(connection: sqlite3.Connection) -> int:
-    row = connection.execute("SELECT value FROM state WHERE key='generation'").fetchone()
+    return _state_int(connection, "generation")
+
+
+def _state_int(connection: sqlite3.Connection, key: str) -> int:
+    row = connection.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -334,7 +353,8 @@ class IndexStore:
         self._vectors = VectorIndex(manifest.dimension)
         self._vectors_generation = -1
         self._languages: tuple[int, tuple[str, ...]] | None = None
-        self._order: tuple[int, dict[int, tuple[str, list[int], int]]] | None = None
+        # Passages from which the writer keeps an approximate index (Settings.approximate_from).
+        self.approximate_from = APPROXIMATE_FROM
         self.refresh()  # the opening thread's first search reads a snapshot too
 
     # ----- versions -------------------------------------------------------------------------
@@ -441,17 +461,23 @@ class IndexStore:
         return self.folder / f"vectors.{generation}.faiss"
 
     def _load_vectors(self, connection: sqlite3.Connection) -> None:
-        """The vectors of the generation `connection` sees (it is inside a read transaction)."""
+        """The vectors of the generation `connection` sees (it is inside a read transaction):
+        the newest snapshot the vector log can bring up to date, else every stored vector."""
         with self._lock:
             generation = _generation_of(connection)
-            path = self._vector_file(generation)
-            if path.is_file():
+            floor = _state_int(connection, "log_floor")
+            for path in self._snapshot_files():
+                taken = _vector_file_generation(path)
+                if taken is None or not floor <= taken <= generation:
+                    continue
                 try:
                     self._vectors = VectorIndex.load(path, self.manifest.dimension)
-                    self._vectors_generation = generation
-                    return
                 except (RuntimeError, ValueError) as exc:
-                    logger.warning("%s unreadable (%s); rebuilding from stored vectors", path, exc)
+                    logger.warning("%s unreadable (%s); reading the stored vectors", path, exc)
+                    continue
+                self._vectors_generation = taken
+                self._apply_log(connection, generation)
+                return
             self._vectors = VectorIndex(self.manifest.dimension)
             ids: list[int] = []
             rows: list[NDArray[np.float32]] = []
@@ -461,30 +487,78 @@ class IndexStore:
             if ids:
                 self._vectors.add(np.array(ids, dtype=np.int64), np.vstack(rows))
             self._vectors_generation = generation
-            if ids:
-                self._save_vectors()
 
-    def _save_vectors(self) -> None:
+    def _snapshot_files(self) -> list[Path]:
+        """Snapshot files of this version, newest generation first."""
+        found = [(_vector_file_generation(p), p) for p in self.folder.glob("vectors.*.faiss")]
+        return [p for g, p in sorted(found, key=lambda x: -(x[0] or -1)) if g is not None]
+
+    def _apply_log(self, connection: sqlite3.Connection, generation: int) -> None:
+        """Bring the vectors from `_vectors_generation` to `generation` with the vector log:
+        work in proportion to what changed (the caller holds the lock)."""
+        rows = connection.execute(
+            "SELECT l.row_id, l.added, p.vector FROM vector_log l"
+            " LEFT JOIN passages p ON p.id = l.row_id AND l.added = 1"
+            " WHERE l.generation > ? AND l.generation <= ? ORDER BY l.rowid",
+            (self._vectors_generation, generation),
+        ).fetchall()
+        for added, group in itertools.groupby(rows, key=lambda r: r[1]):
+            batch = list(group)
+            ids = np.array([r[0] for r in batch], dtype=np.int64)
+            self._vectors.remove(ids)  # also before adding: SQLite may reuse a freed row id
+            # A row added and removed again later in the range has no vector any more.
+            kept = [(r[0], r[2]) for r in batch if added and r[2] is not None]
+            if kept:
+                self._vectors.add(
+                    np.array([i for i, _ in kept], dtype=np.int64),
+                    np.vstack([np.frombuffer(blob, dtype=np.float32) for _, blob in kept]),
+                )
+        self._vectors_generation = generation
+
+    def _write_snapshot(self) -> None:
+        """Save the approximate index for the current generation, delete older snapshots and
+        trim the vector log up to it (the writer, after a commit, holding the lock)."""
         generation = self._vectors_generation
         self._vectors.save(self._vector_file(generation))
-        for old in self.folder.glob("vectors.*.faiss"):
-            # Only older ones: a reader that rebuilt a stale generation must not delete the
-            # file a writer has just saved for a newer one.
-            older = _vector_file_generation(old)
-            if older is not None and older < generation:
+        self._trim_log(generation)
+        for old in self._snapshot_files():
+            # Only older ones: never a file a newer writer may have saved meanwhile.
+            if (_vector_file_generation(old) or 0) < generation:
                 old.unlink(missing_ok=True)
+
+    def _trim_log(self, generation: int) -> None:
+        """Drop the vector log up to `generation`: a process behind it reloads in full."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("DELETE FROM vector_log WHERE generation <= ?", (generation,))
+            self._db.execute(
+                "INSERT INTO state VALUES ('log_floor', ?) ON CONFLICT(key)"
+                " DO UPDATE SET value = excluded.value",
+                (str(generation),),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def refresh(self) -> None:
         """Begin this thread's read snapshot and pick up changes committed by other processes.
 
         Until the thread's next refresh (or its next write), its reads see this one committed
         generation, whatever other threads and processes commit meanwhile, so a search made of
-        several reads never mixes two versions of a document. Cheap when nothing changed.
+        several reads never mixes two versions of a document. Cheap when nothing changed, and
+        in proportion to the change otherwise (the vector log).
         """
         with self._lock:
             snapshot = self._snapshots.begin()
             connection = snapshot.connection if snapshot is not None else self._db
-            if _generation_of(connection) != self._vectors_generation:
+            generation = _generation_of(connection)
+            if generation == self._vectors_generation:
+                return
+            floor = _state_int(connection, "log_floor")
+            if floor <= self._vectors_generation < generation:
+                self._apply_log(connection, generation)
+            else:
                 self._load_vectors(connection)
 
     def _vectors_match_view(self) -> bool:
@@ -573,14 +647,13 @@ class IndexStore:
                         "INSERT INTO passages_fts (rowid, text, stems) VALUES (?, ?, ?)",
                         (row_id, keyword, stemmed_text(keyword, passage.language)),
                     )
-                self._bump_generation()
+                generation = self._bump_generation()
+                self._log_vectors(generation, removed, new_ids)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._vectors.remove(np.array(removed, dtype=np.int64))
-            self._vectors.add(np.array(new_ids, dtype=np.int64), np.asarray(vectors, np.float32))
-            self._vectors_generation = _generation_of(self._db)
+            self._advance(generation, removed, new_ids, np.asarray(vectors, np.float32))
 
     def delete_document(self, doc_id: str) -> int:
         """Remove a document, its passages, keyword entries and vectors; return passages removed."""
@@ -589,20 +662,110 @@ class IndexStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 removed = self._delete_rows(doc_id)
-                self._bump_generation()
+                generation = self._bump_generation()
+                self._log_vectors(generation, removed, [])
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._vectors.remove(np.array(removed, dtype=np.int64))
-            self._vectors_generation = _generation_of(self._db)
+            nothing = np.zeros((0, self.manifest.dimension), dtype=np.float32)
+            self._advance(generation, removed, [], nothing)
             return len(removed)
 
+    def _log_vectors(self, generation: int, removed: list[int], added: list[int]) -> None:
+        """Record in the vector log which rows `generation` removed, then added (inside the
+        writer's transaction)."""
+        self._db.executemany(
+            "INSERT INTO vector_log (generation, row_id, added) VALUES (?, ?, ?)",
+            [(generation, i, 0) for i in removed] + [(generation, i, 1) for i in added],
+        )
+
+    def _advance(
+        self, generation: int, removed: list[int], added: list[int], vectors: NDArray[np.float32]
+    ) -> None:
+        """The in-memory vectors after this process committed `generation` (lock held)."""
+        if self._vectors_generation == generation - 1:
+            self._vectors.remove(np.array(removed, dtype=np.int64))
+            self._vectors.add(np.array(added, dtype=np.int64), vectors)
+            self._vectors_generation = generation
+        else:  # another process wrote since this one last read: catch up through the log
+            self._snapshots.end_own()
+            floor = _state_int(self._db, "log_floor")
+            if floor <= self._vectors_generation < generation:
+                self._apply_log(self._db, generation)
+            else:
+                self._load_vectors(self._db)
+
     def flush(self) -> None:
-        """Write the FAISS file for the current generation (after a batch of writes)."""
+        """After a batch of writes: keep the index type its size calls for, and compact.
+
+        Below `approximate_from` passages the vectors live only in SQLite (the log is trimmed
+        when it outgrows the index by a tenth). From it on, the approximate index is trained
+        when first needed, and a snapshot is written when the log since the last one holds a
+        tenth of the index: so a write costs work in proportion to the document, plus, now and
+        then, one snapshot.
+        """
         with self._lock:
-            if self._vectors_generation == _generation_of(self._db):
-                self._save_vectors()
+            generation = _generation_of(self._db)
+            if self._vectors_generation != generation:
+                return
+            size = len(self._vectors)
+            pending = self._db.execute(
+                "SELECT count(*) FROM vector_log WHERE generation > ?",
+                (_state_int(self._db, "log_floor"),),
+            ).fetchone()[0]
+            compact = pending > max(COMPACT_MIN, size // 10)
+            if size >= self.approximate_from:
+                if self._vectors.exact:
+                    self._vectors = self._approximate_from_stored()
+                    compact = True
+                if compact or not self._snapshot_files():
+                    self._write_snapshot()
+                return
+            if not self._vectors.exact and size < self.approximate_from // 2:
+                self._load_exact()
+            for old in self._snapshot_files():  # vectors are stored once: in SQLite
+                old.unlink(missing_ok=True)
+            if compact:
+                self._trim_log(generation)
+
+    def _approximate_from_stored(self) -> VectorIndex:
+        """An approximate index trained on, and holding, every stored vector (lock held)."""
+        ids, vectors = self._stored_matrix()
+        return VectorIndex.approximate(self.manifest.dimension, ids, vectors)
+
+    def _load_exact(self) -> None:
+        ids, vectors = self._stored_matrix()
+        self._vectors = VectorIndex(self.manifest.dimension)
+        self._vectors.add(ids, vectors)
+
+    def _stored_matrix(self) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        rows = self._db.execute("SELECT id, vector FROM passages ORDER BY id").fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        vectors = np.zeros((len(rows), self.manifest.dimension), dtype=np.float32)
+        for number, (_, blob) in enumerate(rows):
+            vectors[number] = np.frombuffer(blob, dtype=np.float32)
+        return ids, vectors
+
+    def save_calibration(self, text: str) -> None:
+        """Store the abstention calibration (JSON, `qa_assistant.abstention`) of this version.
+
+        One statement, so atomic; it does not bump the generation: the calibration names the
+        generation it describes, and readers ignore one that describes another.
+        """
+        with self._lock:
+            self._snapshots.end_own()
+            self._db.execute(
+                "INSERT INTO state VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (CALIBRATION_KEY, text),
+            )
+
+    def calibration(self) -> str | None:
+        """The stored abstention calibration (JSON) as this thread's snapshot sees it, if any."""
+        with self._lock:
+            row = self._read("SELECT value FROM state WHERE key=?", (CALIBRATION_KEY,)).fetchone()
+        return str(row[0]) if row else None
 
     def _delete_rows(self, doc_id: str) -> list[int]:
         ids = [r[0] for r in self._db.execute("SELECT id FROM passages WHERE doc_id=?", (doc_id,))]
@@ -611,11 +774,12 @@ class IndexStore:
         self._db.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
         return ids
 
-    def _bump_generation(self) -> None:
+    def _bump_generation(self) -> int:
         self._db.execute(
             "INSERT INTO state VALUES ('generation', '1') ON CONFLICT(key)"
             " DO UPDATE SET value = CAST(value AS INTEGER) + 1"
         )
+        return _generation_of(self._db)
 
     # ----- reads ----------------------------------------------------------------------------
     def find_document(self, key: str) -> DocumentInfo | None:
@@ -702,16 +866,16 @@ class IndexStore:
                 " WHERE d.doc_id IS NULL"
             ).fetchall()
             keyword = {r[0] for r in view.execute("SELECT rowid FROM passages_fts")}
-            missing: list[int] = []
+            held = set(self._vectors.ids().tolist())
+            missing = [row_id for row_id in sorted(stored) if row_id not in held]
             unlike: list[int] = []
-            for row_id, blob in sorted(stored.items()):
-                try:
-                    vector = self._vectors.reconstruct([row_id])[0]
-                except RuntimeError:  # FAISS: key not found
-                    missing.append(row_id)
-                    continue
-                if not np.array_equal(vector, np.frombuffer(blob, dtype=np.float32)):
-                    unlike.append(row_id)
+            if self._vectors.exact:  # approximate codes cannot be compared with the vectors
+                for row_id, blob in sorted(stored.items()):
+                    if row_id in held and not np.array_equal(
+                        self._vectors.reconstruct([row_id])[0],
+                        np.frombuffer(blob, dtype=np.float32),
+                    ):
+                        unlike.append(row_id)
             return IntegrityReport(
                 generation=self.generation(),
                 passages=len(stored),
@@ -773,7 +937,7 @@ class IndexStore:
         if not row_ids:
             return out
         with self._lock:
-            if self._vectors_match_view():
+            if self._vectors.exact and self._vectors_match_view():
                 return self._vectors.reconstruct(row_ids)
             found: dict[int, bytes] = {}
             for start in range(0, len(row_ids), SQL_BATCH):
@@ -788,22 +952,32 @@ class IndexStore:
     def vector_search(
         self, query: NDArray[np.float32], top_k: int, filters: SearchFilters
     ) -> list[tuple[int, float]]:
-        """(row id, cosine) of the nearest passages passing the filters."""
+        """(row id, cosine) of the nearest passages passing the filters.
+
+        The approximate index (large libraries) proposes `REFINE` times the candidates and
+        their stored vectors decide, so the cosines returned are exact.
+        """
         allowed = self.allowed_ids(filters)
         with self._lock:
-            hits = self._vectors.search(query, top_k, allowed)
-            if not hits or self._vectors_match_view():
+            exact = self._vectors.exact
+            asked = top_k if exact else top_k * REFINE
+            hits = self._vectors.search(query, asked, allowed)
+            if not hits or (exact and self._vectors_match_view()):
                 return hits
-            # FAISS moved past this thread's snapshot (a write or a newer snapshot in another
-            # thread of this process). Keep the hits the snapshot has, scored with its vectors:
-            # a replaced document's new passages may reuse the row ids of its old ones.
-            marks = ",".join("?" * len(hits))
-            rows = self._read(
-                f"SELECT id, vector FROM passages WHERE id IN ({marks})", [i for i, _ in hits]
-            ).fetchall()
+            # Re-score with the stored vectors as this thread's snapshot has them: approximate
+            # scores, or FAISS moved past the snapshot (a replaced document's new passages may
+            # reuse the row ids of its old ones).
+            ids = [i for i, _ in hits]
+            rows: list[tuple[int, bytes]] = []
+            for start in range(0, len(ids), SQL_BATCH):
+                chunk = ids[start : start + SQL_BATCH]
+                marks = ",".join("?" * len(chunk))
+                rows += self._read(
+                    f"SELECT id, vector FROM passages WHERE id IN ({marks})", chunk
+                ).fetchall()
         flat = np.asarray(query, dtype=np.float32).reshape(-1)
         scored = [(int(i), float(np.frombuffer(blob, dtype=np.float32) @ flat)) for i, blob in rows]
-        return sorted(scored, key=lambda hit: (-hit[1], hit[0]))
+        return sorted(scored, key=lambda hit: (-hit[1], hit[0]))[:top_k]
 
     def keyword_search(
         self, match: str, top_k: int, filters: SearchFilters
@@ -846,28 +1020,51 @@ class IndexStore:
                 return {}
         return {int(r[0]): float(r[1]) for r in rows}
 
+    def term_counts(self, matches: Sequence[str], row_ids: Sequence[int]) -> list[tuple[int, int]]:
+        """Per FTS5 MATCH expression (one term each): how many passages match it, and how many
+        of `row_ids` do (document frequencies, for abstention's word evidence)."""
+        among = ",".join(str(int(i)) for i in row_ids) or "NULL"
+        sql = (
+            f"SELECT count(*), count(CASE WHEN rowid IN ({among}) THEN 1 END)"
+            " FROM passages_fts WHERE passages_fts MATCH ?"
+        )
+        counts = []
+        with self._lock:
+            for match in matches:
+                try:
+                    found, within = self._read(sql, [match]).fetchone()
+                except sqlite3.OperationalError as exc:
+                    logger.warning("keyword query %r failed: %s", match, exc)
+                    found, within = 0, 0
+                counts.append((int(found), int(within)))
+        return counts
+
     def adjacent(
         self, row_ids: Iterable[int], radius: int, kinds: Collection[str] | None = None
     ) -> dict[int, tuple[int | None, ...]]:
         """For each passage, the passages at offsets -radius..radius in its document's text
         order (itself in the middle; None past either end). In documents of a kind not in
         `kinds` (when given) a passage has no neighbours."""
+        wanted = sorted(set(row_ids))
+        position: dict[int, tuple[str, list[int], int]] = {}
         with self._lock:
-            generation = self.generation()
-            if self._order is None or self._order[0] != generation:
-                position: dict[int, tuple[str, list[int], int]] = {}
+            for start in range(0, len(wanted), SQL_BATCH):
+                chunk = wanted[start : start + SQL_BATCH]
+                marks = ",".join("?" * len(chunk))
+                # The passages of the documents these rows belong to, in text order: work in
+                # proportion to those documents, not to the index.
                 rows = self._read(
                     "SELECT p.id, p.doc_id, d.kind FROM passages p"
                     " JOIN documents d ON d.doc_id = p.doc_id"
-                    " ORDER BY p.doc_id, p.char_start, p.id"
+                    " WHERE p.doc_id IN (SELECT doc_id FROM passages"
+                    f" WHERE id IN ({marks})) ORDER BY p.doc_id, p.char_start, p.id",
+                    chunk,
                 ).fetchall()
                 for (_, kind), group in itertools.groupby(rows, key=lambda r: (r[1], r[2])):
                     ids = [r[0] for r in group]
                     position.update((row_id, (kind, ids, i)) for i, row_id in enumerate(ids))
-                self._order = (generation, position)
-            position = self._order[1]
         result: dict[int, tuple[int | None, ...]] = {}
-        for row_id in row_ids:
+        for row_id in wanted:
             if row_id not in position:
                 continue
             kind, ids, at = position[row_id]

@@ -66,6 +66,7 @@ def keyword_terms(question: str) -> list[str]:
 _CAPITALISED_INSIDE = re.compile(r"(?<=[\w,;:] )[^\W\d_][^\W_]*", re.UNICODE)
 
 
+@functools.cache
 def _stemmer(language: str) -> Any:
     """The Snowball stemmer of a language code, or None when there is none."""
     name = SNOWBALL.get(language)
