@@ -75,7 +75,9 @@ check: lint types ## lint, types, import contracts, tests
 bench: mpnet ## run the benchmarks (reads ../shared/eval and ../shared/samples/materials)
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python benchmarks/embedding_speed.py
 	$(BIN)/python benchmarks/companion.py
+	$(BIN)/python benchmarks/abstention.py
 	$(BIN)/python benchmarks/materials.py
 	$(BIN)/python benchmarks/load.py
 

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa_assistant import __version__
+from qa_assistant.abstention import Calibration, judge, judge_fixed, model_for
 from qa_assistant.answering import DOCUMENT_ROUTE, sentence_texts
+from qa_assistant.calibration import Calibrator
 from qa_assistant.chunking import Layout, embedding_text, split_document
-from qa_assistant.embedding import embed_with_cache, text_sha
+from qa_assistant.embedding import embed_with_cache, embedder_name, make_embedder, text_sha
 from qa_assistant.errors import (
     DocumentNotFoundError,
     IndexMismatchError,
@@ -45,9 +47,10 @@ from qa_assistant.ingest.manifest import (
     load_manifest,
 )
 from qa_assistant.locking import write_lock
-from qa_assistant.search import Searcher, SearchOptions
+from qa_assistant.search import Searcher, SearchOptions, SearchResult
 from qa_assistant.types import (
     Answer,
+    Coverage,
     Document,
     DocumentInfo,
     DocumentMeta,
@@ -64,6 +67,9 @@ from qa_assistant.types import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
     from qa_assistant.config import Settings
     from qa_assistant.embedding import Embedder
     from qa_assistant.rerank import Reranker
@@ -109,6 +115,7 @@ class Assistant:
         self._second_stage_encoder = second_stage_encoder
         self._write_lock = threading.Lock()  # one add/remove/rebuild at a time per process
         self._question_log: QuestionLog | None = None
+        self._calibrator = Calibrator()
 
     # ----- wiring ---------------------------------------------------------------------------
     @property
@@ -116,14 +123,7 @@ class Assistant:
         """The embedding model, loaded on first use and kept."""
         with self._embedder_lock:
             if self._embedder is None:
-                from qa_assistant.embedding import SentenceTransformerEmbedder
-
-                self._embedder = SentenceTransformerEmbedder(
-                    self.settings.model,
-                    self.settings.cache_dir,
-                    threads=self.settings.threads,
-                    batch_size=self.settings.batch_size,
-                )
+                self._embedder = make_embedder(self.settings)
             return self._embedder
 
     @property
@@ -139,6 +139,7 @@ class Assistant:
         if store is None or not store.is_current():
             store = IndexStore.open_current(self.settings.index_dir)
             store.check_model(self.model_name)
+            store.approximate_from = self.settings.approximate_from
             self._store = store
         else:
             store.refresh()
@@ -147,7 +148,7 @@ class Assistant:
     @property
     def model_name(self) -> str:
         """Name of the configured embedding model."""
-        return self._embedder.name if self._embedder is not None else self.settings.model
+        return self._embedder.name if self._embedder is not None else embedder_name(self.settings)
 
     def warm_up(self) -> None:
         """Load the model and open the index now, so that the first question is not slow."""
@@ -185,6 +186,7 @@ class Assistant:
     def _writable_store(self) -> IndexStore:
         if not self.has_index():
             store = IndexStore.create(self.settings.index_dir, self._new_manifest())
+            store.approximate_from = self.settings.approximate_from
             store.make_current()
             self._store = store
             return store
@@ -199,8 +201,17 @@ class Assistant:
 
     def _searcher(self, store: IndexStore) -> Searcher:
         """The search pipeline (search.py) over `store`, tuned by Settings."""
+        return Searcher(store, self.embedder, self.cache, self._search_options(), self.reranker)
+
+    def _meter(self, store: IndexStore) -> Searcher:
+        """The pipeline as abstention's calibration uses it: its measure stage only, with the
+        model loaded only if a sentence vector is missing from the embedding cache."""
+        lazy = _LazyEmbedder(self, store.manifest.dimension)
+        return Searcher(store, lazy, self.cache, self._search_options())
+
+    def _search_options(self) -> SearchOptions:
         settings = self.settings
-        options = SearchOptions(
+        return SearchOptions(
             candidates=settings.candidates,
             rrf_k=settings.rrf_k,
             word_weight=settings.word_weight,
@@ -213,11 +224,11 @@ class Assistant:
             neighbour_kinds=settings.neighbour_kinds,
             document_weight=settings.document_weight,
             document_depth=settings.document_depth,
+            document_kinds=settings.document_kinds,
             highlight_sentences=settings.highlight_sentences,
             link_base_url=self._link_base_url,
             corpus_dir=str(settings.corpus_dir.resolve()),
         )
-        return Searcher(store, self.embedder, self.cache, options, self.reranker)
 
     @property
     def reranker(self) -> Reranker | None:
@@ -271,6 +282,7 @@ class Assistant:
                     reports.append(FileReport(self._source(path), "failed", error=exc.reason))
                     logger.info("%s", exc)
             store.flush()
+            self._calibrate(store)
         progress(len(files), len(files), "done")
         return IngestReport(files=tuple(reports), seconds=time.perf_counter() - started)
 
@@ -317,6 +329,7 @@ class Assistant:
                         FileReport(doc.source, status, doc.doc_id, doc.title, len(passages))
                     )
             store.flush()
+            self._calibrate(store)
         progress(len(pending), len(pending), "done")
         return IngestReport(files=tuple(reports), seconds=time.perf_counter() - started)
 
@@ -477,6 +490,7 @@ class Assistant:
             document = self._find(store, key)
             store.delete_document(document.doc_id)
             store.flush()
+            self._calibrate(store)
             return document
 
     def _find(self, store: IndexStore, key: str) -> DocumentInfo:
@@ -503,6 +517,7 @@ class Assistant:
             old = IndexStore.open_current(self.settings.index_dir, any_format=True)
             documents = list(old.iter_documents())
             new = IndexStore.create(self.settings.index_dir, self._new_manifest())
+            new.approximate_from = self.settings.approximate_from
             embedded = reused = total_passages = 0
             for number, (doc, meta) in enumerate(documents, start=1):
                 progress(number - 1, len(documents), f"embedding {display_name(doc.source)}")
@@ -516,6 +531,7 @@ class Assistant:
                 new.write_document(doc, meta, passages, vectors)
                 self._prime(passages)
             new.flush()
+            self._calibrate(new)
             new.make_current()
             self._store = new
             old.close()
@@ -551,9 +567,9 @@ class Assistant:
         result = self._searcher(store).search(
             question, top_k or self.settings.top_k, filters or SearchFilters()
         )
-        threshold = self.min_score
-        if result.hits and result.best_score >= threshold:
-            answer = Answer(question, True, result.hits, result.query_language)
+        coverage = self._coverage(store, result)
+        if coverage.covered:
+            answer = Answer(question, True, result.hits, result.query_language, coverage=coverage)
         else:
             answer = Answer(
                 question,
@@ -561,6 +577,7 @@ class Assistant:
                 (),
                 result.query_language,
                 suggestions=_sessions_of(result.hits),
+                coverage=coverage,
             )
         if self.settings.log_questions:
             answer = replace(
@@ -588,9 +605,54 @@ class Assistant:
         """Participants' 👍 votes as rows of a `qa-assistant eval questions` file."""
         return self.question_log.judged_rows()
 
+    def _coverage(self, store: IndexStore, result: SearchResult) -> Coverage:
+        """Whether the library covers a question (`qa_assistant.abstention`): by the coverage
+        model over the library's calibration, or by a fixed threshold when QA_MIN_SCORE is set
+        or the embedding model has no coverage model."""
+        model = model_for(self.model_name)
+        has_hits = bool(result.hits)
+        if self.settings.min_score is not None or model is None:
+            return judge_fixed(result.best_score, has_hits, self.min_score)
+        calibration = self._calibrator.current(
+            store, self.model_name, lambda: self._meter(store), lambda: self.embedder, self.cache
+        )
+        return judge(result.evidence, has_hits, result.query_language, calibration, model)
+
+    def _calibrate(self, store: IndexStore) -> None:
+        """Store the abstention calibration of the version just written (writers only).
+
+        A failure is logged, not raised: the change is committed, and searchers compute the
+        calibration themselves when none is stored.
+        """
+        if model_for(self.model_name) is None:
+            return
+        try:
+            self._calibrator.refresh(
+                store,
+                self.model_name,
+                lambda: self._meter(store),
+                lambda: self.embedder,
+                self.cache,
+            )
+        except QAError as exc:
+            logger.warning("abstention calibration not stored (%s); searchers will compute it", exc)
+
+    def calibration(self) -> Calibration | None:
+        """The active index's abstention calibration (None: the model keeps a fixed threshold)."""
+        if model_for(self.model_name) is None:
+            return None
+        store = self._current_store()
+        return self._calibrator.current(
+            store, self.model_name, lambda: self._meter(store), lambda: self.embedder, self.cache
+        )
+
     @property
     def min_score(self) -> float:
-        """Best-cosine threshold below which questions are not covered."""
+        """The fixed best-cosine threshold: QA_MIN_SCORE, else the model's reference value.
+
+        Abstention uses it when QA_MIN_SCORE is set or the embedding model has no coverage
+        model (`abstention.COVERAGE_MODELS`); so does the UI's relevance scale then.
+        """
         if self.settings.min_score is not None:
             return self.settings.min_score
         from qa_assistant.embedding import default_min_score
@@ -653,6 +715,21 @@ class Assistant:
         for doc, _ in self._current_store().iter_documents(doc_id):
             return doc
         return None
+
+
+class _LazyEmbedder:
+    """An Assistant's embedding model, loaded only when it must embed (a cache miss)."""
+
+    def __init__(self, assistant: Assistant, dimension: int):
+        self.name = assistant.model_name
+        self.dimension = dimension
+        self._assistant = assistant
+
+    def embed_passages(self, texts: list[str]) -> NDArray[np.float32]:
+        return self._assistant.embedder.embed_passages(texts)
+
+    def embed_queries(self, texts: list[str]) -> NDArray[np.float32]:
+        return self._assistant.embedder.embed_queries(texts)
 
 
 def _sessions_of(hits: Iterable[Hit]) -> tuple[Session, ...]:

@@ -11,11 +11,14 @@ import logging
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from qa_assistant.errors import QAError
+
+if TYPE_CHECKING:
+    from qa_assistant.types import Coverage
 
 HIGHLIGHT_START, HIGHLIGHT_END = "»", "«"
 
@@ -405,6 +408,8 @@ def _print_answer(answer: Any) -> None:
     click.secho(f"Q: {answer.question}", bold=True)
     if not answer.answerable:
         click.echo("Not covered in the session materials.")
+        if answer.coverage is not None:
+            click.echo(f"({_coverage_text(answer.coverage)})")
         if answer.suggestions:
             names = "; ".join(f"{s.title or s.session_id} ({s.date})" for s in answer.suggestions)
             click.echo(f"Closest sessions: {names}")
@@ -420,6 +425,16 @@ def _print_answer(answer: Any) -> None:
         body = " ".join(text.split())
         click.echo(textwrap.indent(textwrap.fill(body, width=96), "    "))
         click.echo()
+
+
+def _coverage_text(coverage: Coverage) -> str:
+    """Why an answer was declined, in one line."""
+    if coverage.probability is None:
+        return f"best score {coverage.best_score:.3f}, threshold {coverage.bar:.3f}"
+    return (
+        f"best score {coverage.best_score:.3f}; probability that the materials cover it"
+        f" {coverage.probability:.2f}, needed {coverage.bar:.2f}"
+    )
 
 
 # ----- eval -------------------------------------------------------------------------------------

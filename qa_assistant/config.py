@@ -44,6 +44,13 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="Embedding model: multilingual-e5-small, all-MiniLM-L6-v2 or a local folder.",
     )
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description="How the embedding model runs: PyTorch; ONNX Runtime (the same vectors,"
+        " faster on CPU; exported once into cache_dir/onnx); or ONNX Runtime with int8 weights"
+        " (fastest; vectors differ slightly, so switching to or from it needs"
+        " `qa-assistant rebuild`).",
+    )
     chunk_chars: int = Field(
         700, ge=100, description="Target passage size in characters (reports, slides, notes)."
     )
@@ -77,7 +84,7 @@ class Settings(BaseSettings):
         0.3, ge=0.0, le=1.0, description="Convex fusion: share of the normalised word score."
     )
     stem_languages: tuple[str, ...] = Field(
-        (),
+        ("ar",),
         description="Languages in which word search compares Snowball stems (pensiones ~"
         " pensión) instead of the words as written (accents folded either way).",
     )
@@ -96,6 +103,10 @@ class Settings(BaseSettings):
     )
     document_depth: int = Field(
         3, ge=1, description="Candidates per document that make its prior score."
+    )
+    document_kinds: tuple[str, ...] = Field(
+        ("transcript",),
+        description="Kinds of document the prior re-orders, among the positions they hold.",
     )
     neighbour_weight: float = Field(
         1.0,
@@ -134,9 +145,16 @@ class Settings(BaseSettings):
     )
     min_score: float | None = Field(
         None,
-        description="Best dense cosine below which a question is 'not covered'; None = model's.",
+        description="A fixed best dense cosine below which a question is 'not covered' (the"
+        " operator's override); None = the library's calibration (e5) or the model's threshold.",
     )
     highlight_sentences: int = Field(2, ge=0, description="Sentences highlighted per passage.")
+    approximate_from: int = Field(
+        100_000,
+        ge=1,
+        description="Passages from which dense search uses an approximate index (IVF, 8-bit"
+        " codes, candidates re-scored with the stored vectors) instead of exact search.",
+    )
     batch_size: int = Field(16, ge=1, description="Texts embedded per model call.")
     max_file_mb: float = Field(
         100.0, gt=0, description="Files larger than this are skipped (recordings: 20 times more)."

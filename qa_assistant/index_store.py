@@ -82,6 +82,8 @@ OPEN_ATTEMPTS = 3  # tries to open the current version while rebuilds swap it
 TMP_GRACE_SECONDS = 60.0
 COMPACT_MIN = 10_000  # vector log rows below which the log is never trimmed
 REFINE = 4  # the approximate index returns this many times the candidates asked for
+PRUNE_FROM = 50_000  # passages from which word search leaves out its most common terms
+COMMON_MATCHES = 5_000  # ... those matching more passages than this
 CALIBRATION_KEY = "abstention"  # state row holding the abstention calibration (JSON)
 
 _SCHEMA = f"""
@@ -353,6 +355,7 @@ class IndexStore:
         self._vectors = VectorIndex(manifest.dimension)
         self._vectors_generation = -1
         self._languages: tuple[int, tuple[str, ...]] | None = None
+        self._passage_count: tuple[int, int] | None = None
         # Passages from which the writer keeps an approximate index (Settings.approximate_from).
         self.approximate_from = APPROXIMATE_FROM
         self.refresh()  # the opening thread's first search reads a snapshot too
@@ -479,13 +482,8 @@ class IndexStore:
                 self._apply_log(connection, generation)
                 return
             self._vectors = VectorIndex(self.manifest.dimension)
-            ids: list[int] = []
-            rows: list[NDArray[np.float32]] = []
-            for row_id, blob in connection.execute("SELECT id, vector FROM passages ORDER BY id"):
-                ids.append(row_id)
-                rows.append(np.frombuffer(blob, dtype=np.float32))
-            if ids:
-                self._vectors.add(np.array(ids, dtype=np.int64), np.vstack(rows))
+            ids, vectors = self._stored_matrix(connection)
+            self._vectors.add(ids, vectors)
             self._vectors_generation = generation
 
     def _snapshot_files(self) -> list[Path]:
@@ -504,10 +502,12 @@ class IndexStore:
         ).fetchall()
         for added, group in itertools.groupby(rows, key=lambda r: r[1]):
             batch = list(group)
-            ids = np.array([r[0] for r in batch], dtype=np.int64)
-            self._vectors.remove(ids)  # also before adding: SQLite may reuse a freed row id
-            # A row added and removed again later in the range has no vector any more.
-            kept = [(r[0], r[2]) for r in batch if added and r[2] is not None]
+            if not added:
+                self._vectors.remove(np.array([r[0] for r in batch], dtype=np.int64))
+                continue
+            # A row id is added only when absent (a reused id was removed first, in order); a
+            # row added and removed again later in the range has no vector any more.
+            kept = [(r[0], r[2]) for r in batch if r[2] is not None]
             if kept:
                 self._vectors.add(
                     np.array([i for i, _ in kept], dtype=np.int64),
@@ -739,11 +739,17 @@ class IndexStore:
         self._vectors = VectorIndex(self.manifest.dimension)
         self._vectors.add(ids, vectors)
 
-    def _stored_matrix(self) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-        rows = self._db.execute("SELECT id, vector FROM passages ORDER BY id").fetchall()
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        vectors = np.zeros((len(rows), self.manifest.dimension), dtype=np.float32)
-        for number, (_, blob) in enumerate(rows):
+    def _stored_matrix(
+        self, connection: sqlite3.Connection | None = None
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Every stored vector and its row id, read into one preallocated matrix."""
+        view = connection or self._db
+        size = int(view.execute("SELECT count(*) FROM passages").fetchone()[0])
+        ids = np.zeros(size, dtype=np.int64)
+        vectors = np.zeros((size, self.manifest.dimension), dtype=np.float32)
+        rows = view.execute("SELECT id, vector FROM passages ORDER BY id")
+        for number, (row_id, blob) in enumerate(rows):
+            ids[number] = row_id
             vectors[number] = np.frombuffer(blob, dtype=np.float32)
         return ids, vectors
 
@@ -982,7 +988,15 @@ class IndexStore:
     def keyword_search(
         self, match: str, top_k: int, filters: SearchFilters
     ) -> list[tuple[int, float]]:
-        """(row id, BM25 score, higher is better) from FTS5 for a MATCH expression."""
+        """(row id, BM25 score, higher is better) from FTS5 for a MATCH expression.
+
+        FTS5 scores every passage that matches any term, so in a large library (from
+        `PRUNE_FROM` passages) the terms of an `a OR b OR …` expression that match more than
+        `COMMON_MATCHES` passages are left out (when all are common, passages must hold them
+        all): they weigh little in BM25 and cost the most.
+        """
+        if self.passage_count() >= PRUNE_FROM:
+            match = self._without_common_terms(match)
         where, params = _filter_sql(filters)
         sql = (
             "SELECT f.rowid, -bm25(passages_fts) AS score FROM passages_fts f"
@@ -997,6 +1011,39 @@ class IndexStore:
                 logger.warning("keyword query %r failed: %s", match, exc)
                 return []
         return [(int(r[0]), float(r[1])) for r in rows]
+
+    def passage_count(self) -> int:
+        """Passages in this thread's view (memoised per generation)."""
+        with self._lock:
+            generation = self.generation()
+            if self._passage_count is None or self._passage_count[0] != generation:
+                total = self._read("SELECT count(*) FROM passages").fetchone()[0]
+                self._passage_count = (generation, int(total))
+            return self._passage_count[1]
+
+    def _without_common_terms(self, match: str) -> str:
+        """`match` (terms joined by OR) without the terms matching over COMMON_MATCHES passages;
+        counting stops at that bound, so each term costs at most that many rows."""
+        terms = match.split(" OR ")
+        if len(terms) < 2:
+            return match
+        counted = []
+        with self._lock:
+            for term in terms:
+                try:
+                    found = self._read(
+                        "SELECT count(*) FROM (SELECT rowid FROM passages_fts"
+                        " WHERE passages_fts MATCH ? LIMIT ?)",
+                        (term, COMMON_MATCHES + 1),
+                    ).fetchone()[0]
+                except sqlite3.OperationalError:
+                    found = COMMON_MATCHES + 1
+                counted.append((int(found), term))
+        kept = [term for found, term in counted if found <= COMMON_MATCHES]
+        if kept:
+            return " OR ".join(kept)
+        # Every term is common: the passages holding all of them (few, and cheap to score).
+        return " AND ".join(f"({term})" for term in terms)
 
     def keyword_scores(
         self, match: str, row_ids: list[int], filters: SearchFilters

@@ -66,6 +66,13 @@ def keyword_terms(question: str) -> list[str]:
 _CAPITALISED_INSIDE = re.compile(r"(?<=[\w,;:] )[^\W\d_][^\W_]*", re.UNICODE)
 
 
+def question_names(question: str) -> list[str]:
+    """Words capitalised inside a question (not at its start), lower-cased: mostly names."""
+    found = (m.group() for m in _CAPITALISED_INSIDE.finditer(question))
+    words = [w.lower() for w in found if w[0].isupper()]
+    return [w for w in dict.fromkeys(words) if w not in STOPWORDS and len(w) > 1]
+
+
 @functools.cache
 def _stemmer(language: str) -> Any:
     """The Snowball stemmer of a language code, or None when there is none."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from qa_assistant.types import Answer, DocumentInfo, FileReport, Hit
+from qa_assistant.abstention import FEATURES
+from qa_assistant.types import Answer, Coverage, DocumentInfo, FileReport, Hit
 
 
 def hit_record(hit: Hit) -> dict[str, Any]:
@@ -58,6 +59,25 @@ def answer_record(answer: Answer) -> dict[str, Any]:
         "suggested_sessions": [
             {"session": s.session_id, "title": s.title, "date": s.date} for s in answer.suggestions
         ],
+        "coverage": coverage_record(answer.coverage),
+    }
+
+
+def coverage_record(coverage: Coverage | None) -> dict[str, Any] | None:
+    """How an answer's coverage was decided: rule, best cosine, probability and the bar it had
+    to reach (a probability for the model, a cosine for a fixed threshold), model inputs."""
+    if coverage is None:
+        return None
+    return {
+        "covered": coverage.covered,
+        "rule": coverage.rule,
+        "best_score": round(coverage.best_score, 4),
+        "probability": None if coverage.probability is None else round(coverage.probability, 4),
+        "bar": round(coverage.bar, 4),
+        "reference_language": coverage.reference,
+        "features": {  # the model's inputs; none for a fixed threshold
+            name: round(value, 4) for name, value in zip(FEATURES, coverage.features, strict=False)
+        },
     }
 
 

@@ -4,6 +4,7 @@
       1. analyse      → Query        embed it; its language; the word-search expression
       2. retrieve     → Candidates   dense search (FAISS) + word search (FTS5) in its language,
                                      pseudo-relevance feedback, neighbours' context
+         measure      → Evidence     how closely the nearest passages match (for abstention)
       3. fuse         → [row id]     dense order; words re-order same-language passages in
                                      place; document prior
       4. diversify    → [row id]     drop windows that overlap a better one of the same document
@@ -11,8 +12,9 @@
       6. cite         → [Hit]        citations, links and highlighted sentences
 
 `Searcher.search` runs them in this order; `Assistant` builds the Searcher from `Settings`.
-Stages 3 and 4 are pure; 1, 2 and 6 read the index and the models through `IndexStore` and
-the `Embedder`.
+Stages 3 and 4 are pure; 1, 2, `measure` and 6 read the index and the models through
+`IndexStore` and the `Embedder`. `Searcher.evidence` measures a question without ranking
+(abstention's calibration measures its probe questions so).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from qa_assistant.abstention import word_share
 from qa_assistant.answering import (
     choose_highlights,
     make_citation,
@@ -43,10 +46,11 @@ from qa_assistant.keyword_index import (
     TEXT_COLUMN,
     fts_query,
     keyword_terms,
+    question_names,
     stemmed_terms,
 )
 from qa_assistant.language import detect_language, written_in
-from qa_assistant.types import Hit, Passage, Retriever, SearchFilters
+from qa_assistant.types import DocumentInfo, Evidence, Hit, Passage, Retriever, SearchFilters
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -75,6 +79,7 @@ class SearchOptions:
     neighbour_kinds: tuple[str, ...] | None = None
     document_weight: float = 0.0  # the document prior's say in the order (0: off)
     document_depth: int = 3
+    document_kinds: tuple[str, ...] = ("transcript",)  # kinds the prior re-orders
     highlight_sentences: int = 2
     link_base_url: str | None = None
     corpus_dir: str = "corpus"
@@ -98,8 +103,11 @@ class Candidates:
     dense: Scored
     words: Scored  # word search, within the question's language and the filters
     cosine: dict[int, float]  # the question's cosine with every candidate
-    best_cosine: float  # best cosine of dense search (abstention reads it)
+    best_cosine: float  # best cosine of dense search
     passages: dict[int, Passage]
+    documents: dict[str, DocumentInfo]  # of the passages, by doc id
+    nearest: Scored = dataclasses.field(default_factory=list)  # dense search as such, before
+    # feedback and neighbours' context (abstention's evidence reads it)
 
 
 @dataclass(frozen=True)
@@ -107,8 +115,9 @@ class SearchResult:
     """Ranked hits plus what the answer step needs to decide about abstention."""
 
     hits: tuple[Hit, ...]
-    best_score: float
+    best_score: float  # best dense cosine
     query_language: str | None
+    evidence: Evidence
 
 
 class Searcher:
@@ -132,6 +141,7 @@ class Searcher:
         """The `top_k` best passages for `question` that pass `filters`."""
         query = analyse(question, self.embedder, self.store.languages(), self.options)
         found = retrieve(query, self.store, filters, self.options)
+        evidence = measure(query, found.nearest, self.store, self._reader())
         order = fuse(query, found, self.options)
         limit = max(top_k, self.reranker.candidates) if self.reranker else top_k
         chosen = diversify(order, found.passages, limit)
@@ -143,21 +153,35 @@ class Searcher:
             )
             chosen = [chosen[i] for i in positions]
         hits = cite(chosen[:top_k], found, query, self.store, self._highlighter(), self.options)
-        return SearchResult(hits, found.best_cosine, query.language)
+        return SearchResult(hits, evidence.best_cosine, query.language, evidence)
+
+    def evidence(self, question: str, vector: NDArray[np.float32]) -> Evidence:
+        """How closely the whole library matches a question whose vector is known (no ranking,
+        no filters): what abstention's calibration measures of each probe question."""
+        query = analyse(question, self.embedder, self.store.languages(), self.options, vector)
+        nearest = self.store.vector_search(query.vector, self.options.candidates, SearchFilters())
+        return measure(query, nearest, self.store, self._reader())
 
     def _highlighter(self) -> Highlighter:
         return Highlighter(self.embedder, self.cache, self.options.highlight_sentences)
 
+    def _reader(self) -> SentenceReader:
+        return SentenceReader(self.embedder, self.cache)
+
 
 # ----- 1. analyse -------------------------------------------------------------------------------
 def analyse(
-    question: str, embedder: Embedder, library_languages: Sequence[str], options: SearchOptions
+    question: str,
+    embedder: Embedder,
+    library_languages: Sequence[str],
+    options: SearchOptions,
+    vector: NDArray[np.float32] | None = None,
 ) -> Query:
-    """The question's vector, languages and word-search expression."""
+    """The question's vector (unless given), languages and word-search expression."""
     word_language = detect_language(question, default="und", among=tuple(library_languages))
     return Query(
         text=question,
-        vector=embedder.embed_queries([question])[0],
+        vector=embedder.embed_queries([question])[0] if vector is None else vector,
         language=detect_language(question, default="und"),
         word_language=word_language,
         word_match=word_query(question, word_language, options.stem_languages),
@@ -178,9 +202,9 @@ def retrieve(
     query: Query, store: IndexStore, filters: SearchFilters, options: SearchOptions
 ) -> Candidates:
     """Dense and word candidates, their cosines and passages."""
-    dense = store.vector_search(query.vector, options.candidates, filters)
+    nearest = store.vector_search(query.vector, options.candidates, filters)
+    dense = nearest
     cosine = dict(dense)
-    best = max(cosine.values(), default=0.0)
     if options.feedback_weight > 0 and dense:
         dense = _with_feedback(query.vector, dense, store, filters, options)
     word_filters = within_language(filters, query.word_language)
@@ -193,7 +217,10 @@ def retrieve(
         )
     ids = sorted({i for i, _ in dense} | {i for i, _ in words})
     _add_cosines(query.vector, [i for i in ids if i not in cosine], store, cosine)
-    return Candidates(dense, words, cosine, float(best), store.passages(ids))
+    passages = store.passages(ids)
+    documents = store.documents_by_id({p.doc_id for p in passages.values()})
+    best = nearest[0][1] if nearest else 0.0
+    return Candidates(dense, words, cosine, float(best), passages, documents, nearest)
 
 
 def _with_feedback(
@@ -274,6 +301,79 @@ def within_language(filters: SearchFilters, language: str) -> SearchFilters | No
     return dataclasses.replace(filters, languages=allowed)
 
 
+# ----- measure (abstention's evidence) ----------------------------------------------------------
+EVIDENCE_DEPTH = 3  # nearest passages whose sentences and words are read
+WORD_DEPTH = 20  # nearest passages among which those in the question's language are sought
+
+
+@dataclass(frozen=True)
+class SentenceReader:
+    """Best e5 cosine of the sentences of passages (sentence vectors cached at ingest)."""
+
+    embedder: Embedder
+    cache: EmbeddingCache | None
+
+    def best(self, vector: NDArray[np.float32], passages: list[Passage]) -> float | None:
+        """The best cosine of a sentence of `passages` with `vector` (None: no sentence)."""
+        texts = sentence_texts(passages)
+        if not texts:
+            return None
+        return float((embed_with_cache(self.embedder, self.cache, texts) @ vector).max())
+
+
+def measure(query: Query, nearest: Scored, store: IndexStore, reader: SentenceReader) -> Evidence:
+    """How closely the nearest passages match the question: cosines, best sentence, words.
+
+    Words are read only when passages in the question's language are among the nearest: a
+    question asked across languages shares few words with the materials.
+    """
+    if not nearest:
+        return Evidence(0.0, 0.0)
+    best = float(nearest[0][1])
+    ids = [i for i, _ in nearest[:WORD_DEPTH]]
+    passages = store.passages(ids)
+    top = [passages[i] for i in ids[:EVIDENCE_DEPTH] if i in passages]
+    sentence = reader.best(query.vector, top)
+    same = [
+        i for i in ids if i in passages and written_in(passages[i].language, query.word_language)
+    ][:EVIDENCE_DEPTH]
+    share, unknown = word_evidence(query, same, store)
+    return Evidence(
+        best_cosine=best,
+        best_sentence=max(sentence, best) if sentence is not None else best,
+        word_share=share,
+        unknown_name=unknown,
+    )
+
+
+def word_evidence(
+    query: Query, row_ids: list[int], store: IndexStore
+) -> tuple[float | None, bool | None]:
+    """(IDF-weighted share of the question's content words found in the passages `row_ids`,
+    whether a name of the question is in no passage of the library).
+
+    Content words are compared as Snowball stems in the question's language, names as
+    written. (None, None) when no passage near the question is in its language (or the
+    library has none), or when the question has no content word.
+    """
+    language = query.word_language
+    if not row_ids or (language != "und" and language not in store.languages()):
+        return None, None
+    terms = stemmed_terms(keyword_terms(query.text), language)
+    if not terms:
+        return None, None
+    names = question_names(query.text)
+    matches = [_phrase(STEMS_COLUMN, t) for t in terms] + [_phrase(TEXT_COLUMN, n) for n in names]
+    counts = store.term_counts(matches, row_ids)
+    passages = store.counts()[1]
+    share = word_share(counts[: len(terms)], passages)
+    return share, any(found == 0 for found, _ in counts[len(terms) :])
+
+
+def _phrase(column: str, term: str) -> str:
+    return f'{column} : "' + term.replace('"', '""') + '"'
+
+
 # ----- 3. fuse ----------------------------------------------------------------------------------
 def fuse(query: Query, found: Candidates, options: SearchOptions) -> list[int]:
     """The candidates in one order.
@@ -282,8 +382,10 @@ def fuse(query: Query, found: Candidates, options: SearchOptions) -> list[int]:
     search (which only sees those) re-orders them among themselves, by RRF or by a convex
     blend of normalised scores. It may never lift a passage over a passage in another language
     that the dense model ranked higher: the cross-lingual answer a French question about a
-    Spanish talk needs. The document prior then lets passages of documents with several good
-    candidates rise (the meeting or report the question is about).
+    Spanish talk needs. The document prior then re-orders the passages of transcripts among
+    the positions they hold, so that the meeting holding several good candidates rises (the
+    meeting the question is about); on reports, where one question has one passage, it would
+    only favour long documents.
     """
     order = [i for i, _ in found.dense]
     seen = set(order)
@@ -301,9 +403,12 @@ def fuse(query: Query, found: Candidates, options: SearchOptions) -> list[int]:
             )
     if options.document_weight > 0:
         doc_of = {i: found.passages[i].doc_id for i in order}
-        order = document_prior(
-            order, doc_of, options.document_weight, options.document_depth, options.rrf_k
+        group = {i for i in order if found.documents[doc_of[i]].kind in options.document_kinds}
+        members = [i for i in order if i in group]
+        ranked = document_prior(
+            members, doc_of, options.document_weight, options.document_depth, options.rrf_k
         )
+        order = reorder_within(order, group, ranked)
     return order
 
 
@@ -360,7 +465,7 @@ def cite(
 ) -> tuple[Hit, ...]:
     """Hits for the chosen passages, best first: citation, link, highlights, retriever."""
     passages = [found.passages[i] for i in chosen]
-    documents = store.documents_by_id({p.doc_id for p in passages})
+    documents = found.documents
     dense_ids = {i for i, _ in found.dense}
     word_ids = {i for i, _ in found.words}
     hits = []

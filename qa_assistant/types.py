@@ -159,6 +159,35 @@ class SearchFilters:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """How closely the library matches a question, as search measured it (abstention reads it).
+
+    Cosines are the first stage's (e5); "nearest" passages are those of dense search.
+    """
+
+    best_cosine: float  # of the nearest passage
+    best_sentence: float  # best cosine of a sentence of the 3 nearest passages (or best_cosine)
+    word_share: float | None = None  # IDF-weighted share of the question's content words in
+    # the 3 nearest passages in its language (None: none in its language, or no content word)
+    unknown_name: bool | None = None  # a name of the question (a capitalised word inside it)
+    # is in no passage of the library (None as word_share)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Whether the materials cover a question, and why (`qa_assistant.abstention`)."""
+
+    covered: bool
+    rule: Literal["model", "fixed"]  # the calibrated model, or a fixed cosine (QA_MIN_SCORE)
+    best_score: float  # the question's best dense cosine among the passages searched
+    bar: float  # what was compared had to reach it: the probability ("model") or the cosine
+    probability: float | None = None  # the model's probability that the materials cover it
+    reference: str | None = None  # probe language the question was measured against
+    floor: float = 0.0  # cosine an off-topic question reaches here: the relevance scale's zero
+    features: tuple[float, ...] = ()  # the model's inputs (`abstention.FEATURES`, in order)
+
+
+@dataclass(frozen=True)
 class Answer:
     """The reply to a question: the best passages, or a statement that nothing covers it."""
 
@@ -168,6 +197,7 @@ class Answer:
     query_language: str | None = None
     suggestions: tuple[Session, ...] = ()
     ask_id: str | None = None  # the question log's id, for votes (None when not logged)
+    coverage: Coverage | None = None  # how `answerable` was decided
 
 
 @dataclass(frozen=True)

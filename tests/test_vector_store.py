@@ -177,3 +177,28 @@ def test_integrity_report_counts_vectors_either_way(tmp_path: Path, size: int) -
         store.write_document(doc, DocumentMeta(), passages, _unit(np.random.default_rng(5), size))
     report = store.check_integrity()
     assert report.sound and report.passages == size
+
+
+def test_word_search_in_a_large_library_leaves_out_common_terms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa_assistant import index_store
+    from qa_assistant.keyword_index import fts_query
+
+    store = _store(tmp_path)
+    rng = np.random.default_rng(6)
+    for number in range(30):  # "word1" … are in every document; "zebra" in one passage
+        doc, passages = _document(f"d{number}", 4)
+        if number == 7:
+            passages[2] = Passage("d7-z", "d7", "d7 zebra word1", 0, 5, language="en")
+        store.write_document(doc, DocumentMeta(), passages, _unit(rng, 4))
+    monkeypatch.setattr(index_store, "PRUNE_FROM", 50)
+    monkeypatch.setattr(index_store, "COMMON_MATCHES", 10)
+    match = fts_query(["word1", "zebra"])
+    assert match is not None
+    assert store._without_common_terms(match) == 'text : "zebra"'
+    hits = store.keyword_search(match, 5, SearchFilters())
+    assert [store.passages([i for i, _ in hits])[hits[0][0]].passage_id] == ["d7-z"]
+    # All terms common: only passages holding every one of them.
+    both = fts_query(["word1", "word2"])
+    assert both is not None and " AND " in store._without_common_terms(both)

@@ -22,9 +22,11 @@ LINE_BREAKS = re.compile(r"[ \t]*(?:\r?\n[ \t]*)+")
 SHORT_LINE_CHARS = 50  # shorter lines are headings or paragraph ends, not wrapped lines
 SENTENCE_ENDS = (".", "!", "?", ":", ";", "…", "؟", "。")
 BULLETS = frozenset({"-", "–", "—", "•", "*", "·"})
-DEFAULT_MIN_SCORE = 0.5  # used when the caller does not pass the model's threshold
-# Relevance levels: the share of the distance from the threshold to a perfect cosine of 1.
-# e5 cosines crowd just above its threshold (0.80), so the cut-offs are relative, not absolute.
+DEFAULT_MIN_SCORE = 0.5  # used when neither the answer nor the caller gives a floor
+# Relevance levels: the share of the distance from the floor to a perfect cosine of 1. The floor
+# is the answer's `Coverage.floor`: the cosine everyday questions reach in this library (in
+# the question's language), or the fixed threshold. e5 cosines crowd just above it (~0.78), so
+# the cut-offs are relative, not absolute.
 STRONG_MATCH, GOOD_MATCH = 0.35, 0.15
 
 
@@ -34,7 +36,7 @@ def text_direction(language: str | None) -> str:
 
 
 def relevance_level(score: float, min_score: float = DEFAULT_MIN_SCORE) -> int:
-    """1 (weak), 2 (good) or 3 (strong), from a cosine and the model's abstention threshold."""
+    """1 (weak), 2 (good) or 3 (strong), from a cosine and the floor of the relevance scale."""
     span = max(1.0 - min_score, 1e-6)
     share = (score - min_score) / span
     if share >= STRONG_MATCH:
@@ -258,7 +260,12 @@ def _session_html(session: Session) -> str:
 
 
 def render_answer(answer: Answer, min_score: float = DEFAULT_MIN_SCORE) -> str:
-    """A whole reply: an intro line and one card per hit, or the not-covered message."""
+    """A whole reply: an intro line and one card per hit, or the not-covered message.
+
+    Relevance marks count from the answer's coverage floor, else from `min_score`.
+    """
+    if answer.coverage is not None:
+        min_score = answer.coverage.floor
     if not answer.answerable or not answer.hits:
         return f'<div class="qa-answer">{render_not_covered(answer)}</div>'
     count = len(answer.hits)
