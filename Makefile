@@ -80,6 +80,7 @@ bench: mpnet ## run the benchmarks (reads ../shared/eval and ../shared/samples/m
 	$(BIN)/python benchmarks/abstention.py
 	$(BIN)/python benchmarks/materials.py
 	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/perf.py
 
 clean: ## remove the built index
 	rm -rf $(INDEX_DIR)
