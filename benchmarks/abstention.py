@@ -47,14 +47,17 @@ from typing import Any
 
 from support import (
     CACHE_DIR,
+    CORPUS,
+    DEMO_QUESTIONS,
     DOCS_FILE,
     EVAL_DIR,
-    REPO,
+    MAX_FILE_BYTES,
     RESULTS_DIR,
     SEED,
     CachedEmbedder,
     LanguageMemo,
     VectorCache,
+    demo_documents,
     embedders,
     machine,
     replace_section,
@@ -79,9 +82,6 @@ from qa_assistant.types import Document, DocumentMeta
 
 logger = logging.getLogger("benchmarks")
 
-CORPUS = REPO / "corpus"
-DEMO_QUESTIONS = REPO / "tests" / "data" / "demo_questions.jsonl"
-MAX_FILE_BYTES = 100_000_000
 PER_GROUP = 150  # questions asked per group (covered, uncovered) and row, seeded sample
 XQUAD_ARTICLES = 48
 # Question languages per corpus language: the corpus's own, and across languages both ways.
@@ -234,21 +234,6 @@ def scifact_library() -> Library:
 
 
 # ----- demo -------------------------------------------------------------------------------------
-def demo_documents() -> list[Document]:
-    from qa_assistant.ingest import is_supported
-    from qa_assistant.ingest.manifest import find_manifest, load_manifest
-
-    documents = []
-    for path in sorted(CORPUS.rglob("*")):
-        if not path.is_file() or not is_supported(path):
-            continue
-        manifest = find_manifest(path)
-        meta = (load_manifest(manifest).meta_for(path) if manifest else None) or DocumentMeta()
-        source = path.relative_to(CORPUS).as_posix()
-        documents.append(read_document(path, meta, source, MAX_FILE_BYTES))
-    return documents
-
-
 def demo_library(others: Sequence[Library]) -> Library:
     """The demo corpus: its judged questions, and covered questions of other libraries."""
     judged = load_questions(DEMO_QUESTIONS, CORPUS).questions

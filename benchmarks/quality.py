@@ -37,10 +37,12 @@ from typing import Any
 import numpy as np
 from support import (
     CACHE_DIR,
+    CORPUS,
+    DEMO_QUESTIONS,
     DEPTH,
     DOCS_FILE,
     EVAL_DIR,
-    REPO,
+    MAX_FILE_BYTES,
     RESULTS_DIR,
     SEED,
     CachedEmbedder,
@@ -49,6 +51,7 @@ from support import (
     VectorCache,
     bm25_rankings,
     collapse,
+    demo_documents,
     dense_rankings,
     embedders,
     machine,
@@ -83,8 +86,6 @@ from qa_assistant.types import Document, DocumentMeta, Hit, Passage
 
 logger = logging.getLogger("benchmarks")
 
-CORPUS = REPO / "corpus"
-DEMO_QUESTIONS = REPO / "tests" / "data" / "demo_questions.jsonl"
 XQUAD_PAIRS = (
     ("es", "en"),
     ("ar", "en"),
@@ -137,7 +138,6 @@ DEFAULT_CHUNK = (700, 150)  # reports (chunk_chars, chunk_overlap)
 DEFAULT_TRANSCRIPT = (1200, 0)  # transcripts; passages cross speaker turns
 WINDOW_WORDS = 200
 THRESHOLDS = tuple(round(0.76 + 0.01 * i, 2) for i in range(12))
-MAX_FILE_BYTES = 100_000_000
 
 Models = dict[str, CachedEmbedder]
 
@@ -319,21 +319,6 @@ def word_windows(doc: Document, words: int = WINDOW_WORDS) -> list[tuple[int, in
     return [
         (spans[i][0], spans[min(i + words, len(spans)) - 1][1]) for i in range(0, len(spans), words)
     ]
-
-
-def demo_documents() -> list[Document]:
-    from qa_assistant.ingest import is_supported
-    from qa_assistant.ingest.manifest import find_manifest, load_manifest
-
-    documents = []
-    for path in sorted(CORPUS.rglob("*")):
-        if not path.is_file() or not is_supported(path):
-            continue
-        manifest = find_manifest(path)
-        meta = (load_manifest(manifest).meta_for(path) if manifest else None) or DocumentMeta()
-        source = path.relative_to(CORPUS).as_posix()
-        documents.append(read_document(path, meta, source, MAX_FILE_BYTES))
-    return documents
 
 
 # ----- generic evaluation of baselines ----------------------------------------------------------

@@ -23,6 +23,7 @@ import numpy as np
 from qa_assistant.config import Settings
 from qa_assistant.evaluation import EvalResult, QueryOutcome, summarize
 from qa_assistant.fusion import reciprocal_rank_fusion
+from qa_assistant.types import Document, DocumentMeta
 
 logger = logging.getLogger("benchmarks")
 
@@ -31,6 +32,9 @@ REPO = HERE.parent
 CACHE_DIR = HERE / ".cache"
 RESULTS_DIR = HERE / "results"
 DOCS_FILE = REPO / "docs" / "benchmarks.md"
+CORPUS = REPO / "corpus"
+DEMO_QUESTIONS = REPO / "tests" / "data" / "demo_questions.jsonl"
+MAX_FILE_BYTES = 100_000_000
 EVAL_DIR = Path(os.environ.get("QA_EVAL_DIR", REPO.parent / "shared" / "eval"))
 SEED = 13
 CHUNK_ROWS = 128  # texts embedded between two cache commits
@@ -388,3 +392,19 @@ class LanguageMemo:
             tmp = self._path.with_suffix(".tmp")
             tmp.write_text(self._json.dumps(self._memo), encoding="utf-8")
             tmp.replace(self._path)
+
+
+def demo_documents() -> list[Document]:
+    """The demo corpus read as the product reads it (metadata from its sessions.toml)."""
+    from qa_assistant.ingest import is_supported, read_document
+    from qa_assistant.ingest.manifest import find_manifest, load_manifest
+
+    documents = []
+    for path in sorted(CORPUS.rglob("*")):
+        if not path.is_file() or not is_supported(path):
+            continue
+        manifest = find_manifest(path)
+        meta = (load_manifest(manifest).meta_for(path) if manifest else None) or DocumentMeta()
+        source = path.relative_to(CORPUS).as_posix()
+        documents.append(read_document(path, meta, source, MAX_FILE_BYTES))
+    return documents
