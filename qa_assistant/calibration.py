@@ -125,7 +125,7 @@ class Calibrator:
             meter.evidence(probe.text, vector)
             for probe, vector in zip(probes, vectors, strict=True)
         ]
-        return calibrate(probes, measured, generation, model, store.counts()[1])
+        return calibrate(probes, measured, generation, model, store.passage_count())
 
     def _probe_vectors(
         self, model: str, embedder: Callable[[], Embedder], cache: EmbeddingCache

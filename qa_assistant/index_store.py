@@ -84,6 +84,7 @@ COMPACT_MIN = 10_000  # vector log rows below which the log is never trimmed
 REFINE = 4  # the approximate index returns this many times the candidates asked for
 PRUNE_FROM = 50_000  # passages from which word search leaves out its most common terms
 COMMON_MATCHES = 5_000  # ... those matching more passages than this
+TERM_COUNT_CAP = 20_000  # document frequencies are counted up to this (abstention's evidence)
 CALIBRATION_KEY = "abstention"  # state row holding the abstention calibration (JSON)
 
 _SCHEMA = f"""
@@ -1068,18 +1069,23 @@ class IndexStore:
         return {int(r[0]): float(r[1]) for r in rows}
 
     def term_counts(self, matches: Sequence[str], row_ids: Sequence[int]) -> list[tuple[int, int]]:
-        """Per FTS5 MATCH expression (one term each): how many passages match it, and how many
-        of `row_ids` do (document frequencies, for abstention's word evidence)."""
+        """Per FTS5 MATCH expression (one term each): how many passages match it (counted up to
+        `TERM_COUNT_CAP`, so a common term costs a bounded scan), and how many of `row_ids` do
+        (document frequencies, for abstention's word evidence)."""
         among = ",".join(str(int(i)) for i in row_ids) or "NULL"
-        sql = (
-            f"SELECT count(*), count(CASE WHEN rowid IN ({among}) THEN 1 END)"
-            " FROM passages_fts WHERE passages_fts MATCH ?"
+        total_sql = (
+            "SELECT count(*) FROM (SELECT rowid FROM passages_fts"
+            " WHERE passages_fts MATCH ? LIMIT ?)"
+        )
+        within_sql = (
+            f"SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ? AND rowid IN ({among})"
         )
         counts = []
         with self._lock:
             for match in matches:
                 try:
-                    found, within = self._read(sql, [match]).fetchone()
+                    found = self._read(total_sql, [match, TERM_COUNT_CAP]).fetchone()[0]
+                    within = self._read(within_sql, [match]).fetchone()[0]
                 except sqlite3.OperationalError as exc:
                     logger.warning("keyword query %r failed: %s", match, exc)
                     found, within = 0, 0

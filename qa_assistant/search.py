@@ -365,7 +365,7 @@ def word_evidence(
     names = question_names(query.text)
     matches = [_phrase(STEMS_COLUMN, t) for t in terms] + [_phrase(TEXT_COLUMN, n) for n in names]
     counts = store.term_counts(matches, row_ids)
-    passages = store.counts()[1]
+    passages = store.passage_count()
     share = word_share(counts[: len(terms)], passages)
     return share, any(found == 0 for found, _ in counts[len(terms) :])
 
