@@ -145,15 +145,6 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     return (time.perf_counter() - started) * 1000, result
 
 
-def rss_mb() -> float:
-    """Resident memory of this process now (Linux /proc), in MB."""
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def fill(store: IndexStore, data: Synthetic, target: int, matrix: list[np.ndarray]) -> None:
     """Add synthetic documents until the store holds `target` passages."""
     have = sum(len(m) for m in matrix)

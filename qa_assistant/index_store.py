@@ -554,13 +554,16 @@ class IndexStore:
             snapshot = self._snapshots.begin()
             connection = snapshot.connection if snapshot is not None else self._db
             generation = _generation_of(connection)
-            if generation == self._vectors_generation:
-                return
-            floor = _state_int(connection, "log_floor")
-            if floor <= self._vectors_generation < generation:
-                self._apply_log(connection, generation)
-            else:
-                self._load_vectors(connection)
+            if generation != self._vectors_generation:
+                self._catch_up(connection, generation)
+
+    def _catch_up(self, connection: sqlite3.Connection, generation: int) -> None:
+        """The vectors of `generation`: through the vector log when it still reaches back to
+        the in-memory generation, else loaded in full (the caller holds the lock)."""
+        if _state_int(connection, "log_floor") <= self._vectors_generation < generation:
+            self._apply_log(connection, generation)
+        else:
+            self._load_vectors(connection)
 
     def _vectors_match_view(self) -> bool:
         """True when FAISS holds exactly the passages this thread reads (caller holds the lock).
@@ -691,11 +694,7 @@ class IndexStore:
             self._vectors_generation = generation
         else:  # another process wrote since this one last read: catch up through the log
             self._snapshots.end_own()
-            floor = _state_int(self._db, "log_floor")
-            if floor <= self._vectors_generation < generation:
-                self._apply_log(self._db, generation)
-            else:
-                self._load_vectors(self._db)
+            self._catch_up(self._db, generation)
 
     def flush(self) -> None:
         """After a batch of writes: keep the index type its size calls for, and compact.

@@ -103,7 +103,6 @@ class Candidates:
     dense: Scored
     words: Scored  # word search, within the question's language and the filters
     cosine: dict[int, float]  # the question's cosine with every candidate
-    best_cosine: float  # best cosine of dense search
     passages: dict[int, Passage]
     documents: dict[str, DocumentInfo]  # of the passages, by doc id
     nearest: Scored = dataclasses.field(default_factory=list)  # dense search as such, before
@@ -141,7 +140,7 @@ class Searcher:
         """The `top_k` best passages for `question` that pass `filters`."""
         query = analyse(question, self.embedder, self.store.languages(), self.options)
         found = retrieve(query, self.store, filters, self.options)
-        evidence = measure(query, found.nearest, self.store, self._reader())
+        evidence = measure(query, found.nearest, self.store, self._reader(), found.passages)
         order = fuse(query, found, self.options)
         limit = max(top_k, self.reranker.candidates) if self.reranker else top_k
         chosen = diversify(order, found.passages, limit)
@@ -219,8 +218,7 @@ def retrieve(
     _add_cosines(query.vector, [i for i in ids if i not in cosine], store, cosine)
     passages = store.passages(ids)
     documents = store.documents_by_id({p.doc_id for p in passages.values()})
-    best = nearest[0][1] if nearest else 0.0
-    return Candidates(dense, words, cosine, float(best), passages, documents, nearest)
+    return Candidates(dense, words, cosine, passages, documents, nearest)
 
 
 def _with_feedback(
@@ -321,7 +319,13 @@ class SentenceReader:
         return float((embed_with_cache(self.embedder, self.cache, texts) @ vector).max())
 
 
-def measure(query: Query, nearest: Scored, store: IndexStore, reader: SentenceReader) -> Evidence:
+def measure(
+    query: Query,
+    nearest: Scored,
+    store: IndexStore,
+    reader: SentenceReader,
+    known: dict[int, Passage] | None = None,
+) -> Evidence:
     """How closely the nearest passages match the question: cosines, best sentence, words.
 
     Words are read only when passages in the question's language are among the nearest: a
@@ -331,7 +335,9 @@ def measure(query: Query, nearest: Scored, store: IndexStore, reader: SentenceRe
         return Evidence(0.0, 0.0)
     best = float(nearest[0][1])
     ids = [i for i, _ in nearest[:WORD_DEPTH]]
-    passages = store.passages(ids)
+    known = known or {}
+    passages = {i: known[i] for i in ids if i in known}  # what retrieval already read
+    passages.update(store.passages([i for i in ids if i not in passages]))
     top = [passages[i] for i in ids[:EVIDENCE_DEPTH] if i in passages]
     sentence = reader.best(query.vector, top)
     same = [

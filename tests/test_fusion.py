@@ -91,7 +91,7 @@ def _found(
     passages: dict[int, Passage], dense: list[tuple[int, float]], words: list[tuple[int, float]]
 ) -> Candidates:
     cosine = dict(dense)
-    return Candidates(dense, words, cosine, max(cosine.values()), passages, {})
+    return Candidates(dense, words, cosine, passages, {})
 
 
 def _query(language: str) -> Query:
