@@ -25,13 +25,6 @@ from qa_assistant.errors import (
 )
 from qa_assistant.export import to_webvtt
 from qa_assistant.feedback import LOG_FILE, QuestionLog, QuestionSummary
-from qa_assistant.index_store import (
-    EmbeddingCache,
-    IndexStore,
-    Manifest,
-    read_current,
-    remove_leftovers,
-)
 from qa_assistant.ingest import (
     display_name,
     file_sha256,
@@ -46,8 +39,8 @@ from qa_assistant.ingest.manifest import (
     find_manifest,
     load_manifest,
 )
-from qa_assistant.locking import write_lock
 from qa_assistant.search import Searcher, SearchOptions, SearchResult
+from qa_assistant.store import Cache, Location, Manifest, Store
 from qa_assistant.types import (
     Answer,
     Coverage,
@@ -87,6 +80,20 @@ def _no_progress(done: float, total: int, message: str) -> None:
     return None
 
 
+def open_location(settings: Settings) -> Location:
+    """Where `settings.store` says the index lives: empty for the index folder
+    (`settings.index_dir`, SQLite + FAISS); `milvus-lite:///path/index.db` or
+    `http(s)://host:19530` for Milvus."""
+    spec = settings.store.strip()
+    if not spec:
+        from qa_assistant.index_store import FolderLocation
+
+        return FolderLocation(settings.index_dir, settings.approximate_from)
+    from qa_assistant.milvus_store import MilvusLocation
+
+    return MilvusLocation.from_spec(spec, settings)
+
+
 class Assistant:
     """Index materials and answer questions about them."""
 
@@ -108,8 +115,8 @@ class Assistant:
         if link_base_url is None and settings.public_url:
             link_base_url = settings.public_url.rstrip("/") + DOCUMENT_ROUTE
         self._link_base_url = link_base_url
-        self._store: IndexStore | None = None
-        self._cache: EmbeddingCache | None = None
+        self._store: Store | None = None
+        self.location: Location = open_location(settings)
         self._embedder_lock = threading.Lock()
         self._reranker: Reranker | None = None
         self._second_stage_encoder = second_stage_encoder
@@ -127,19 +134,16 @@ class Assistant:
             return self._embedder
 
     @property
-    def cache(self) -> EmbeddingCache:
+    def cache(self) -> Cache:
         """Embedding cache shared by all index versions."""
-        if self._cache is None:
-            self._cache = EmbeddingCache(self.settings.index_dir)
-        return self._cache
+        return self.location.cache()
 
-    def _current_store(self) -> IndexStore:
+    def _current_store(self) -> Store:
         """The active index version, reopened when another process swapped it."""
         store = self._store
         if store is None or not store.is_current():
-            store = IndexStore.open_current(self.settings.index_dir)
+            store = self.location.open_current()
             store.check_model(self.model_name)
-            store.approximate_from = self.settings.approximate_from
             self._store = store
         else:
             store.refresh()
@@ -158,7 +162,7 @@ class Assistant:
 
     def has_index(self) -> bool:
         """True when an index exists at the configured location."""
-        return read_current(self.settings.index_dir) is not None
+        return self.location.exists()
 
     def _new_manifest(self) -> Manifest:
         return Manifest(
@@ -173,20 +177,14 @@ class Assistant:
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        """Be the index's only writer: first among this process's threads, then among processes
-        (INDEX_DIR/write.lock, waiting with a message while another process writes).
-
-        Holding it, clear what killed writers left (a rebuild's unfinished version folder,
-        temporary files): nobody else can be writing them.
-        """
-        with self._write_lock, write_lock(self.settings.index_dir):
-            remove_leftovers(self.settings.index_dir)
+        """Be the index's only writer in this process, then as its Location serialises
+        processes (the index folder's write lock; Milvus: idempotent writes instead)."""
+        with self._write_lock, self.location.writing():
             yield
 
-    def _writable_store(self) -> IndexStore:
+    def _writable_store(self) -> Store:
         if not self.has_index():
-            store = IndexStore.create(self.settings.index_dir, self._new_manifest())
-            store.approximate_from = self.settings.approximate_from
+            store = self.location.create(self._new_manifest())
             store.make_current()
             self._store = store
             return store
@@ -199,11 +197,11 @@ class Assistant:
             )
         return store
 
-    def _searcher(self, store: IndexStore) -> Searcher:
+    def _searcher(self, store: Store) -> Searcher:
         """The search pipeline (search.py) over `store`, tuned by Settings."""
         return Searcher(store, self.embedder, self.cache, self._search_options(), self.reranker)
 
-    def _meter(self, store: IndexStore) -> Searcher:
+    def _meter(self, store: Store) -> Searcher:
         """The pipeline as abstention's calibration uses it: its measure stage only, with the
         model loaded only if a sentence vector is missing from the embedding cache."""
         lazy = _LazyEmbedder(self, store.manifest.dimension)
@@ -390,7 +388,7 @@ class Assistant:
 
     def _add_file(
         self,
-        store: IndexStore,
+        store: Store,
         path: Path,
         given: DocumentMeta | None,
         manifests: dict[Path, CorpusManifest],
@@ -493,7 +491,7 @@ class Assistant:
             self._calibrate(store)
             return document
 
-    def _find(self, store: IndexStore, key: str) -> DocumentInfo:
+    def _find(self, store: Store, key: str) -> DocumentInfo:
         """The document a user names by id, id prefix or path."""
         document = store.find_document(key) or store.find_document(self._source(Path(key)))
         if document is None:
@@ -514,10 +512,9 @@ class Assistant:
         """
         started = time.perf_counter()
         with self._writing():
-            old = IndexStore.open_current(self.settings.index_dir, any_format=True)
+            old = self.location.open_current(any_format=True)
             documents = list(old.iter_documents())
-            new = IndexStore.create(self.settings.index_dir, self._new_manifest())
-            new.approximate_from = self.settings.approximate_from
+            new = self.location.create(self._new_manifest())
             embedded = reused = total_passages = 0
             for number, (doc, meta) in enumerate(documents, start=1):
                 progress(number - 1, len(documents), f"embedding {display_name(doc.source)}")
@@ -605,7 +602,7 @@ class Assistant:
         """Participants' 👍 votes as rows of a `qa-assistant eval questions` file."""
         return self.question_log.judged_rows()
 
-    def _coverage(self, store: IndexStore, result: SearchResult) -> Coverage:
+    def _coverage(self, store: Store, result: SearchResult) -> Coverage:
         """Whether the library covers a question (`qa_assistant.abstention`): by the coverage
         model over the library's calibration, or by a fixed threshold when QA_MIN_SCORE is set
         or the embedding model has no coverage model."""
@@ -618,7 +615,7 @@ class Assistant:
         )
         return judge(result.evidence, has_hits, result.query_language, calibration, model)
 
-    def _calibrate(self, store: IndexStore) -> None:
+    def _calibrate(self, store: Store) -> None:
         """Store the abstention calibration of the version just written (writers only).
 
         A failure is logged, not raised: the change is committed, and searchers compute the

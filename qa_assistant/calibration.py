@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from qa_assistant.embedding import Embedder
-    from qa_assistant.index_store import EmbeddingCache, IndexStore
+    from qa_assistant.store import Cache as EmbeddingCache
+    from qa_assistant.store import Store as IndexStore
     from qa_assistant.types import Evidence
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class Calibrator:
             embedder: gives the model, loaded only if the probes' vectors are not cached.
         """
         generation = store.generation()
-        key = str(store.folder)
+        key = store.name
         with self._lock:
             if self._memo is not None and self._memo[:2] == (key, generation):
                 return self._memo[2]
@@ -97,7 +98,7 @@ class Calibrator:
             calibration = self._compute(store, model, generation, meter(), embedder, cache)
             store.save_calibration(calibration.to_json())
         with self._lock:
-            self._memo = (str(store.folder), generation, calibration)
+            self._memo = (store.name, generation, calibration)
         return calibration
 
     def stored(self, store: IndexStore, model: str, generation: int) -> Calibration | None:

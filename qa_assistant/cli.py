@@ -49,6 +49,13 @@ def _assistant(ctx: click.Context, **overrides: Any) -> Any:
     envvar="QA_CORPUS_DIR",
     help="Corpus folder; files inside it are stored by relative path [default ./corpus].",
 )
+@click.option(
+    "--store",
+    envvar="QA_STORE",
+    help="Where the index lives: empty for --index-dir (SQLite + FAISS), "
+    "milvus-lite:///path/index.db, or http://host:19530 for a Milvus server (token from "
+    "QA_MILVUS_TOKEN) [env QA_STORE].",
+)
 @click.option("--model", envvar="QA_MODEL", help="Embedding model [env QA_MODEL].")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="qa-assistant")
@@ -57,6 +64,7 @@ def cli(
     ctx: click.Context,
     index_dir: Path | None,
     corpus_dir: Path | None,
+    store: str | None,
     model: str | None,
     verbose: int,
 ) -> None:
@@ -71,7 +79,7 @@ def cli(
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # pypdf logs every font quirk of every page; the per-file report says what matters.
     logging.getLogger("pypdf").setLevel(logging.ERROR if verbose < 2 else logging.DEBUG)
-    ctx.obj = {"index_dir": index_dir, "corpus_dir": corpus_dir, "model": model}
+    ctx.obj = {"index_dir": index_dir, "corpus_dir": corpus_dir, "store": store, "model": model}
 
 
 def _count(number: int, noun: str) -> str:

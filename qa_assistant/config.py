@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         )
 
     index_dir: Path = Field(Path("index"), description="Folder holding the built index.")
+    store: str = Field(
+        "",
+        description="Where the index lives: empty for index_dir (SQLite + FAISS on this"
+        " machine); milvus-lite:///path/index.db for embedded Milvus; http(s)://host:19530 for a"
+        " Milvus server or cluster (token from QA_MILVUS_TOKEN). See docs/deploy.md.",
+    )
     corpus_dir: Path = Field(
         Path("corpus"), description="Folder of session materials; the UI serves files from here."
     )

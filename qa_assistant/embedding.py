@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from qa_assistant.config import Settings
-    from qa_assistant.index_store import EmbeddingCache
+    from qa_assistant.store import Cache as EmbeddingCache
 
 logger = logging.getLogger(__name__)
 

@@ -41,6 +41,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,10 +49,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qa_assistant.chunking import Layout
 from qa_assistant.errors import IndexMismatchError, IndexMissingError, QAError
-from qa_assistant.keyword_index import FTS_TOKENIZER, stemmed_text
+from qa_assistant.keyword_index import (
+    FTS_TOKENIZER,
+    STEMS_COLUMN,
+    TEXT_COLUMN,
+    fts_query,
+    stemmed_text,
+)
+from qa_assistant.locking import write_lock
 from qa_assistant.snapshots import ThreadSnapshots
+from qa_assistant.store import Manifest, WordQuery
 from qa_assistant.types import (
     Document,
     DocumentInfo,
@@ -133,31 +141,6 @@ CREATE TABLE IF NOT EXISTS vector_log (
 );
 CREATE INDEX IF NOT EXISTS vector_log_generation ON vector_log(generation);
 """
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What an index version was built with; opening with other settings is refused."""
-
-    model: str
-    dimension: int
-    chunk_chars: int
-    chunk_overlap: int
-    transcript_chunk_chars: int = 0
-    transcript_chunk_overlap: int = 0
-    format_version: int = FORMAT_VERSION
-    package_version: str = ""
-    created_at: str = ""
-
-    @property
-    def layout(self) -> Layout:
-        """The passage sizes the index was built with."""
-        return Layout(
-            self.chunk_chars,
-            self.chunk_overlap,
-            self.transcript_chunk_chars,
-            self.transcript_chunk_overlap,
-        )
 
 
 def _now() -> str:
@@ -338,6 +321,46 @@ class IntegrityReport:
         )
 
 
+class FolderLocation:
+    """The index folder (`Settings.index_dir`): version folders, and CURRENT naming the
+    active one."""
+
+    def __init__(self, root: Path, approximate_from: int = APPROXIMATE_FROM):
+        self.root = root
+        self.approximate_from = approximate_from
+        self._cache: EmbeddingCache | None = None
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def exists(self) -> bool:
+        return read_current(self.root) is not None
+
+    def open_current(self, any_format: bool = False) -> IndexStore:
+        store = IndexStore.open_current(self.root, any_format)
+        store.approximate_from = self.approximate_from
+        return store
+
+    def create(self, manifest: Manifest) -> IndexStore:
+        store = IndexStore.create(self.root, manifest)
+        store.approximate_from = self.approximate_from
+        return store
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Be the only writing process (INDEX_DIR/write.lock, waiting with a message while
+        another writes); holding it, clear what killed writers left (a rebuild's unfinished
+        version folder, temporary files): nobody else can be writing them."""
+        with write_lock(self.root):
+            remove_leftovers(self.root)
+            yield
+
+    def cache(self) -> EmbeddingCache:
+        if self._cache is None:
+            self._cache = EmbeddingCache(self.root)
+        return self._cache
+
+
 class IndexStore:
     """One index version: SQLite tables plus its FAISS vectors, safe for threads."""
 
@@ -346,6 +369,7 @@ class IndexStore:
         new: create the database (`create`); otherwise it must exist.
         """
         self.folder = folder
+        self.name = str(folder)
         self.manifest = manifest
         self._db = _connect(folder / STORE_FILE, create=new)  # writes, and reads off snapshots
         self._db.executescript(_SCHEMA)
@@ -369,7 +393,9 @@ class IndexStore:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         folder = root / f"v-{stamp}-{secrets.token_hex(3)}"
         folder.mkdir()
-        manifest = Manifest(**{**asdict(manifest), "created_at": _now()})
+        manifest = Manifest(
+            **{**asdict(manifest), "created_at": _now(), "format_version": FORMAT_VERSION}
+        )
         tmp = folder / (MANIFEST_FILE + ".tmp")
         tmp.write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
         os.replace(tmp, folder / MANIFEST_FILE)
@@ -924,6 +950,13 @@ class IndexStore:
                 _meta_from_json(row[16]),
             )
 
+    def passing(self, row_ids: Sequence[int], filters: SearchFilters) -> set[int]:
+        """Those of `row_ids` that pass `filters`."""
+        allowed = self.allowed_ids(filters)
+        if allowed is None:
+            return set(row_ids)
+        return set(row_ids) & set(allowed.tolist())
+
     def allowed_ids(self, filters: SearchFilters) -> NDArray[np.int64] | None:
         """Row ids passing the filters, or None when there are no filters."""
         where, params = _filter_sql(filters)
@@ -986,15 +1019,18 @@ class IndexStore:
         return sorted(scored, key=lambda hit: (-hit[1], hit[0]))[:top_k]
 
     def keyword_search(
-        self, match: str, top_k: int, filters: SearchFilters
+        self, words: WordQuery, top_k: int, filters: SearchFilters
     ) -> list[tuple[int, float]]:
-        """(row id, BM25 score, higher is better) from FTS5 for a MATCH expression.
+        """(row id, BM25 score, higher is better) from FTS5.
 
         FTS5 scores every passage that matches any term, so in a large library (from
         `PRUNE_FROM` passages) the terms of an `a OR b OR …` expression that match more than
         `COMMON_MATCHES` passages are left out (when all are common, passages must hold them
         all): they weigh little in BM25 and cost the most.
         """
+        match = _fts(words)
+        if match is None:
+            return []
         if self.passage_count() >= PRUNE_FROM:
             match = self._without_common_terms(match)
         where, params = _filter_sql(filters)
@@ -1046,10 +1082,11 @@ class IndexStore:
         return " AND ".join(f"({term})" for term in terms)
 
     def keyword_scores(
-        self, match: str, row_ids: list[int], filters: SearchFilters
+        self, words: WordQuery, row_ids: list[int], filters: SearchFilters
     ) -> dict[int, float]:
         """BM25 scores (higher is better) of the given passages that match; others are absent."""
-        if not row_ids:
+        match = _fts(words)
+        if not row_ids or match is None:
             return {}
         where, params = _filter_sql(filters)
         marks = ",".join("?" * len(row_ids))
@@ -1067,10 +1104,13 @@ class IndexStore:
                 return {}
         return {int(r[0]): float(r[1]) for r in rows}
 
-    def term_counts(self, matches: Sequence[str], row_ids: Sequence[int]) -> list[tuple[int, int]]:
-        """Per FTS5 MATCH expression (one term each): how many passages match it (counted up to
-        `TERM_COUNT_CAP`, so a common term costs a bounded scan), and how many of `row_ids` do
-        (document frequencies, for abstention's word evidence)."""
+    def term_counts(
+        self, terms: Sequence[WordQuery], row_ids: Sequence[int]
+    ) -> list[tuple[int, int]]:
+        """Per one-term query: how many passages match it (counted up to `TERM_COUNT_CAP`, so a
+        common term costs a bounded scan), and how many of `row_ids` do (document frequencies,
+        for abstention's word evidence)."""
+        matches = [_phrase(term) for term in terms]
         among = ",".join(str(int(i)) for i in row_ids) or "NULL"
         total_sql = (
             "SELECT count(*) FROM (SELECT rowid FROM passages_fts"
@@ -1172,6 +1212,19 @@ class IndexStore:
             kinds=tuple(sorted(kinds)),
             documents=tuple(documents),
         )
+
+
+def _fts(words: WordQuery) -> str | None:
+    """The FTS5 MATCH expression of a word query."""
+    if words.stems:
+        return fts_query(list(words.terms), STEMS_COLUMN)
+    return fts_query(list(words.terms), TEXT_COLUMN)
+
+
+def _phrase(words: WordQuery) -> str:
+    """FTS5 MATCH expression of a one-term query, as a phrase."""
+    column = STEMS_COLUMN if words.stems else TEXT_COLUMN
+    return f'{column} : "' + words.terms[0].replace('"', '""') + '"'
 
 
 def _keyword_text(passage: Passage) -> str:

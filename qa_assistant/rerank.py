@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from qa_assistant.embedding import Embedder
-    from qa_assistant.index_store import EmbeddingCache
+    from qa_assistant.store import Cache as EmbeddingCache
     from qa_assistant.types import Passage
 
 logger = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
 """How a question becomes ranked passages: six stages, each a function with typed input and output.
 
     question
-      1. analyse      → Query        embed it; its language; the word-search expression
-      2. retrieve     → Candidates   dense search (FAISS) + word search (FTS5) in its language,
+      1. analyse      → Query        embed it; its language; its words to search
+      2. retrieve     → Candidates   dense search + word search (BM25) in its language,
                                      pseudo-relevance feedback, neighbours' context
          measure      → Evidence     how closely the nearest passages match (for abstention)
       3. fuse         → [row id]     dense order; words re-order same-language passages in
@@ -13,8 +13,9 @@
 
 `Searcher.search` runs them in this order; `Assistant` builds the Searcher from `Settings`.
 Stages 3 and 4 are pure; 1, 2, `measure` and 6 read the index and the models through
-`IndexStore` and the `Embedder`. `Searcher.evidence` measures a question without ranking
-(abstention's calibration measures its probe questions so).
+the `store.Store` interface (SQLite + FAISS by default, or Milvus) and the `Embedder`.
+`Searcher.evidence` measures a question without ranking (abstention's calibration measures its
+probe questions so).
 """
 
 from __future__ import annotations
@@ -42,22 +43,20 @@ from qa_assistant.fusion import (
     reorder_within,
 )
 from qa_assistant.keyword_index import (
-    STEMS_COLUMN,
-    TEXT_COLUMN,
-    fts_query,
     keyword_terms,
     question_names,
     stemmed_terms,
 )
 from qa_assistant.language import detect_language, written_in
+from qa_assistant.store import WordQuery
 from qa_assistant.types import DocumentInfo, Evidence, Hit, Passage, Retriever, SearchFilters
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from qa_assistant.embedding import Embedder
-    from qa_assistant.index_store import EmbeddingCache, IndexStore
     from qa_assistant.rerank import Reranker
+    from qa_assistant.store import Cache, Store
 
 Scored = list[tuple[int, float]]  # (row id, score), best first
 
@@ -93,7 +92,7 @@ class Query:
     vector: NDArray[np.float32]
     language: str  # detected among all languages ("und" when unclear)
     word_language: str  # detected among the library's languages: what word search sees
-    word_match: str | None  # FTS5 expression of its content words (None: no word search)
+    words: WordQuery | None  # its content words (None: no word search)
 
 
 @dataclass
@@ -124,9 +123,9 @@ class Searcher:
 
     def __init__(
         self,
-        store: IndexStore,
+        store: Store,
         embedder: Embedder,
-        cache: EmbeddingCache | None,
+        cache: Cache | None,
         options: SearchOptions,
         reranker: Reranker | None = None,
     ):
@@ -183,22 +182,23 @@ def analyse(
         vector=embedder.embed_queries([question])[0] if vector is None else vector,
         language=detect_language(question, default="und"),
         word_language=word_language,
-        word_match=word_query(question, word_language, options.stem_languages),
+        words=word_query(question, word_language, options.stem_languages),
     )
 
 
-def word_query(question: str, language: str, stem_languages: Sequence[str]) -> str | None:
+def word_query(question: str, language: str, stem_languages: Sequence[str]) -> WordQuery | None:
     """Word search: the question's content words against the passages' words as written, or,
     in a language of `stem_languages`, their Snowball stems against the passages' stems."""
     terms = keyword_terms(question)
-    if language in stem_languages:
-        return fts_query(stemmed_terms(terms, language), STEMS_COLUMN)
-    return fts_query(terms, TEXT_COLUMN)
+    stems = language in stem_languages
+    if stems:
+        terms = stemmed_terms(terms, language)
+    return WordQuery(tuple(terms), language, stems) if terms else None
 
 
 # ----- 2. retrieve ------------------------------------------------------------------------------
 def retrieve(
-    query: Query, store: IndexStore, filters: SearchFilters, options: SearchOptions
+    query: Query, store: Store, filters: SearchFilters, options: SearchOptions
 ) -> Candidates:
     """Dense and word candidates, their cosines and passages."""
     nearest = store.vector_search(query.vector, options.candidates, filters)
@@ -208,8 +208,8 @@ def retrieve(
         dense = _with_feedback(query.vector, dense, store, filters, options)
     word_filters = within_language(filters, query.word_language)
     words: Scored = []
-    if query.word_match is not None and word_filters is not None and options.word_weight > 0:
-        words = store.keyword_search(query.word_match, options.candidates, word_filters)
+    if query.words is not None and word_filters is not None and options.word_weight > 0:
+        words = store.keyword_search(query.words, options.candidates, word_filters)
     if options.neighbour_weight > 0:
         dense, words = _in_context(
             query, dense, words, store, filters, word_filters, cosine, options
@@ -224,7 +224,7 @@ def retrieve(
 def _with_feedback(
     vector: NDArray[np.float32],
     dense: Scored,
-    store: IndexStore,
+    store: Store,
     filters: SearchFilters,
     options: SearchOptions,
 ) -> Scored:
@@ -237,7 +237,7 @@ def _with_feedback(
 
 
 def _add_cosines(
-    vector: NDArray[np.float32], row_ids: list[int], store: IndexStore, into: dict[int, float]
+    vector: NDArray[np.float32], row_ids: list[int], store: Store, into: dict[int, float]
 ) -> None:
     """Add the question's cosine with each stored passage vector to `into`."""
     if row_ids:
@@ -249,7 +249,7 @@ def _in_context(
     query: Query,
     dense: Scored,
     words: Scored,
-    store: IndexStore,
+    store: Store,
     filters: SearchFilters,
     word_filters: SearchFilters | None,
     cosine: dict[int, float],
@@ -267,16 +267,14 @@ def _in_context(
     if all(sum(j is not None for j in row) == 1 for row in around.values()):
         return dense, words  # no hit has neighbours (e.g. no transcript among them)
     candidates = {j for row in around.values() for j in row if j is not None}
-    allowed = store.allowed_ids(filters)
-    if allowed is not None:
-        candidates &= set(allowed.tolist())
+    candidates = store.passing(sorted(candidates), filters)
     around = store.adjacent(sorted(candidates), radius, options.neighbour_kinds)
     context = sorted({j for row in around.values() for j in row if j is not None})
     _add_cosines(query.vector, [i for i in context if i not in cosine], store, cosine)
     word_scores = dict(words)
-    if words and query.word_match is not None and word_filters is not None:
+    if words and query.words is not None and word_filters is not None:
         unseen = [i for i in context if i not in word_scores]
-        word_scores.update(store.keyword_scores(query.word_match, unseen, word_filters))
+        word_scores.update(store.keyword_scores(query.words, unseen, word_filters))
 
     def ranking(scores: dict[int, float], members: set[int]) -> Scored:
         smoothed = neighbour_smoothed(scores, around, options.neighbour_weight)
@@ -309,7 +307,7 @@ class SentenceReader:
     """Best e5 cosine of the sentences of passages (sentence vectors cached at ingest)."""
 
     embedder: Embedder
-    cache: EmbeddingCache | None
+    cache: Cache | None
 
     def best(self, vector: NDArray[np.float32], passages: list[Passage]) -> float | None:
         """The best cosine of a sentence of `passages` with `vector` (None: no sentence)."""
@@ -322,7 +320,7 @@ class SentenceReader:
 def measure(
     query: Query,
     nearest: Scored,
-    store: IndexStore,
+    store: Store,
     reader: SentenceReader,
     known: dict[int, Passage] | None = None,
 ) -> Evidence:
@@ -353,7 +351,7 @@ def measure(
 
 
 def word_evidence(
-    query: Query, row_ids: list[int], store: IndexStore
+    query: Query, row_ids: list[int], store: Store
 ) -> tuple[float | None, bool | None]:
     """(IDF-weighted share of the question's content words found in the passages `row_ids`,
     whether a name of the question is in no passage of the library).
@@ -369,15 +367,12 @@ def word_evidence(
     if not terms:
         return None, None
     names = question_names(query.text)
-    matches = [_phrase(STEMS_COLUMN, t) for t in terms] + [_phrase(TEXT_COLUMN, n) for n in names]
+    matches = [WordQuery((t,), language, stems=True) for t in terms]
+    matches += [WordQuery((n,), language, stems=False) for n in names]
     counts = store.term_counts(matches, row_ids)
     passages = store.passage_count()
     share = word_share(counts[: len(terms)], passages)
     return share, any(found == 0 for found, _ in counts[len(terms) :])
-
-
-def _phrase(column: str, term: str) -> str:
-    return f'{column} : "' + term.replace('"', '""') + '"'
 
 
 # ----- 3. fuse ----------------------------------------------------------------------------------
@@ -441,7 +436,7 @@ class Highlighter:
     """Picks each passage's sentences closest to the question (e5 vectors, cached at ingest)."""
 
     embedder: Embedder
-    cache: EmbeddingCache | None
+    cache: Cache | None
     limit: int
 
     def __call__(
@@ -465,7 +460,7 @@ def cite(
     chosen: list[int],
     found: Candidates,
     query: Query,
-    store: IndexStore,
+    store: Store,
     highlighter: Highlighter,
     options: SearchOptions,
 ) -> tuple[Hit, ...]:

@@ -12,7 +12,7 @@ import pytest
 from qa_assistant.assistant import Assistant
 from qa_assistant.errors import DocumentNotFoundError, IndexMismatchError, IndexMissingError
 from qa_assistant.index_store import read_current
-from qa_assistant.keyword_index import TEXT_COLUMN, fts_query
+from qa_assistant.store import WordQuery
 from qa_assistant.types import Document, DocumentMeta, SearchFilters, Segment, Session
 from qa_assistant.vector_index import VectorIndex
 
@@ -351,11 +351,7 @@ def test_keyword_scores_of_given_passages(fake_assistant: Assistant) -> None:
     assert folder is not None
     with sqlite3.connect(folder / "store.sqlite") as db:
         ids = [r[0] for r in db.execute("SELECT id FROM passages ORDER BY char_start")]
-    scores = store.keyword_scores(
-        fts_query(["pension", "timeline"], TEXT_COLUMN), ids, SearchFilters()
-    )
+    scores = store.keyword_scores(WordQuery(("pension", "timeline")), ids, SearchFilters())
     assert set(scores) == {ids[0], ids[2]}  # the lunch break does not match
     assert scores[ids[2]] > scores[ids[0]] > 0  # more of the words: a higher BM25 score
-    assert (
-        store.keyword_scores(fts_query(["pension"], TEXT_COLUMN), ids[1:2], SearchFilters()) == {}
-    )
+    assert store.keyword_scores(WordQuery(("pension",)), ids[1:2], SearchFilters()) == {}

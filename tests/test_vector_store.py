@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_assistant.index_store import IndexStore, Manifest, read_current
+from qa_assistant.index_store import IndexStore, read_current
+from qa_assistant.store import Manifest, WordQuery
 from qa_assistant.types import Document, DocumentMeta, Passage, SearchFilters
 from qa_assistant.vector_index import VectorIndex
 
@@ -197,7 +198,7 @@ def test_word_search_in_a_large_library_leaves_out_common_terms(
     match = fts_query(["word1", "zebra"])
     assert match is not None
     assert store._without_common_terms(match) == 'text : "zebra"'
-    hits = store.keyword_search(match, 5, SearchFilters())
+    hits = store.keyword_search(WordQuery(("word1", "zebra")), 5, SearchFilters())
     assert [store.passages([i for i, _ in hits])[hits[0][0]].passage_id] == ["d7-z"]
     # All terms common: only passages holding every one of them.
     both = fts_query(["word1", "word2"])
