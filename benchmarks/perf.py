@@ -44,8 +44,9 @@ from typing import Any
 import numpy as np
 from support import DOCS_FILE, EVAL_DIR, RESULTS_DIR, SEED, machine, replace_section
 
-from qa_assistant.index_store import IndexStore, Manifest
-from qa_assistant.keyword_index import TEXT_COLUMN, fts_query, keyword_terms
+from qa_assistant.index_store import IndexStore
+from qa_assistant.keyword_index import keyword_terms
+from qa_assistant.store import Manifest, WordQuery
 from qa_assistant.types import Document, DocumentMeta, Passage, SearchFilters, Segment
 
 logger = logging.getLogger("perf")
@@ -256,9 +257,10 @@ def measure_size(
         recall.append(len({int(ids_in_order[i]) for i in truth} & {i for i, _ in hits[:10]}) / 10)
     words_ms = []
     for _ in range(QUERIES):
-        match = fts_query(keyword_terms(data.question()), TEXT_COLUMN)
-        if match:
-            ms, _ = timed(lambda m=match: reader.keyword_search(m, 50, SearchFilters()))
+        terms = keyword_terms(data.question())
+        if terms:
+            words = WordQuery(tuple(terms))
+            ms, _ = timed(lambda w=words: reader.keyword_search(w, 50, SearchFilters()))
             words_ms.append(ms)
     disk = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
     result = {
