@@ -4,16 +4,19 @@
 file); `QA_STORE=http://host:19530` (token in `QA_MILVUS_TOKEN`) talks to a server that any
 number of app replicas and ingest workers share. See docs/deploy.md.
 
-One collection holds one version of the index; the alias `<name>` (default `qa_assistant`)
-names the active one, so a rebuild writes a new collection and switches the alias: queries never
-see half an index. Each row is one of:
+A version of the index is a collection of passages and, beside it, `<collection>_meta`; the
+alias `<name>` (default `qa_assistant`) names the active version, so a rebuild writes new
+collections and switches the alias: queries never see half an index.
 
-    passage    text, its words and Snowball stems (two BM25 fields Milvus derives from them),
-               the e5 vector, filter fields (document, language, speaker, session, kind) and
-               the passage record (JSON)
-    document   the listing of a document and the organiser's metadata (JSON)
-    part       a slice of a long value: a document's full text and segments, the calibration
-    state      the generation counter, the manifest
+    <collection>        one row per passage: its text, words and Snowball stems (two BM25
+                        fields Milvus derives from them), the e5 vector, filter fields
+                        (document, language, speaker, session, kind), the passage record (JSON)
+    <collection>_meta   document rows (listing and organiser's metadata), part rows (slices of
+                        long values: a document's text and segments, the calibration) and state
+                        rows (the generation counter, the manifest)
+    <name>_cache_<model>  sentence and second-stage vectors by text hash, shared by versions
+
+Word statistics (BM25) thus count passages only, as the embedded store's FTS5 does.
 
 Word search reads what the embedded store's FTS5 reads: words folded to lower case without
 accents, or their Snowball stems (`keyword_index.stemmed_text`), computed here, so that both
@@ -77,6 +80,7 @@ TERM_COUNT_CAP = 16_384  # document frequencies are counted up to this
 IN_BATCH = 1_000  # ids per `id in [...]` filter
 EF = 256  # HNSW search breadth (≥ the candidates asked for)
 ALIAS_CHECK_SECONDS = 1.0  # how often a reader asks whether a rebuild switched the alias
+META_SUFFIX = "_meta"  # the version's documents, parts and state, beside its passages
 GENERATION = "generation"
 MANIFEST = "manifest"
 CALIBRATION = "abstention"
@@ -226,6 +230,7 @@ class MilvusLocation:
             }
         )
         _create_collection(self.client, collection, manifest.dimension)
+        _create_meta_collection(self.client, collection + META_SUFFIX)
         store = MilvusStore(self, collection, manifest)
         store._put_state(MANIFEST, json.dumps(asdict(manifest)))
         store._put_state(GENERATION, "0")
@@ -251,9 +256,12 @@ class MilvusLocation:
         else:
             client.alter_alias(collection_name=collection, alias=self.name)
         prefix = f"{self.name}_v"
+        keep = {collection, f"{collection}{META_SUFFIX}"}
+        if previous:  # readers of the previous version keep it until the next switch
+            keep |= {previous, f"{previous}{META_SUFFIX}"}
         for other in client.list_collections():
-            if other.startswith(prefix) and other not in (collection, previous):
-                client.drop_collection(other)  # readers of `previous` keep it until next time
+            if other.startswith(prefix) and other not in keep:
+                client.drop_collection(other)
 
 
 def _loaded(client: Any, collection: str) -> None:
@@ -261,6 +269,28 @@ def _loaded(client: Any, collection: str) -> None:
     state = str(client.get_load_state(collection).get("state", ""))
     if "NotLoad" in state:
         client.load_collection(collection)
+
+
+def _create_meta_collection(client: Any, name: str) -> None:
+    """Documents, long values in parts and state rows (a vector field is required: 2-d)."""
+    from pymilvus import DataType
+
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("row_type", DataType.VARCHAR, max_length=16)
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=512)
+    schema.add_field("key", DataType.VARCHAR, max_length=4096)
+    schema.add_field("sha256", DataType.VARCHAR, max_length=64)
+    schema.add_field("language", DataType.VARCHAR, max_length=16)
+    schema.add_field("session_id", DataType.VARCHAR, max_length=1024)
+    schema.add_field("kind", DataType.VARCHAR, max_length=32)
+    schema.add_field("position", DataType.INT64)
+    schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
+    schema.add_field("record", DataType.JSON)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
+    index = client.prepare_index_params()
+    index.add_index(field_name="vector", index_type="FLAT", metric_type="L2")
+    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
 
 
 def _create_collection(client: Any, name: str, dimension: int) -> None:
@@ -316,6 +346,7 @@ class MilvusStore:
     def __init__(self, location: MilvusLocation, collection: str, manifest: Manifest | None = None):
         self.location = location
         self.collection = collection
+        self.meta = collection + META_SUFFIX
         self.name = f"{location.spec}#{collection}"
         self.client = location.client
         self._lock = threading.RLock()
@@ -323,13 +354,13 @@ class MilvusStore:
         self._checked_alias = 0.0
         self._memo: dict[str, tuple[int, Any]] = {}
         _loaded(self.client, collection)
+        _loaded(self.client, self.meta)
         if manifest is None:
             text = self._get_state(MANIFEST)
             if text is None:
                 raise QAError(f"{self.name} has no manifest; run `qa-assistant rebuild`")
             manifest = Manifest(**json.loads(text))
         self.manifest = manifest
-        self._dummy = [1.0] + [0.0] * (manifest.dimension - 1)
         self.refresh()
 
     # ----- versions and generations --------------------------------------------------------
@@ -348,7 +379,7 @@ class MilvusStore:
         return self.location.current_collection() == self.collection
 
     def make_current(self) -> None:
-        self.client.flush(self.collection)
+        self.flush()
         self.location.switch(self.collection)
 
     def check_model(self, model: str) -> None:
@@ -361,6 +392,7 @@ class MilvusStore:
     def flush(self) -> None:
         """Seal what was written, so that searches read indexed segments."""
         self.client.flush(self.collection)
+        self.client.flush(self.meta)
 
     def close(self) -> None:
         """The client is the location's, shared by its versions."""
@@ -376,19 +408,19 @@ class MilvusStore:
         """`value` in part rows of PART_CHARS characters under `key` (older extra parts go)."""
         pieces = [value[i : i + PART_CHARS] for i in range(0, len(value), PART_CHARS)] or [""]
         rows = [
-            self._row("part", key=key, position=n, text=piece, doc_id=key)
+            self._meta_row("part", key=key, position=n, text=piece, doc_id=key)
             | {"id": row_id("part", key, str(n))}
             for n, piece in enumerate(pieces)
         ]
-        self.client.upsert(self.collection, rows)
+        self.client.upsert(self.meta, rows)
         self.client.delete(
-            self.collection,
+            self.meta,
             filter=f'row_type == "part" and doc_id == {_quote(key)} and position >= {len(pieces)}',
         )
 
     def _get_blob(self, key: str) -> str | None:
         rows = self.client.query(
-            self.collection,
+            self.meta,
             filter=f'row_type == "part" and doc_id == {_quote(key)}',
             output_fields=["position", "text"],
             limit=MAX_LIMIT,
@@ -398,22 +430,20 @@ class MilvusStore:
         pieces = sorted((int(r["position"]), str(r["text"])) for r in rows)
         return "".join(text for _, text in pieces)
 
-    def _row(self, row_type: str, **fields: Any) -> dict[str, Any]:
+    @staticmethod
+    def _meta_row(row_type: str, **fields: Any) -> dict[str, Any]:
         row: dict[str, Any] = {
             "row_type": row_type,
             "doc_id": "",
             "key": "",
             "sha256": "",
             "language": "",
-            "speaker": "",
             "session_id": "",
             "kind": "",
             "position": 0,
             "text": "",
-            "words": "",
-            "stems": "",
             "record": {},
-            "vector": self._dummy,
+            "vector": [1.0, 0.0],
         }
         row.update(fields)
         return row
@@ -456,22 +486,21 @@ class MilvusStore:
             "session_id": session.session_id if session else "",
             "kind": doc.kind,
         }
-        rows = [
-            self._row(
-                "document",
-                id=row_id("document", doc.doc_id),
-                key=_truncate(doc.source, 4096),
-                sha256=doc.sha256,
-                language=doc.language or "",
-                record=info,
-                **common,
-            )
-        ]
+        document = self._meta_row(
+            "document",
+            id=row_id("document", doc.doc_id),
+            key=_truncate(doc.source, 4096),
+            sha256=doc.sha256,
+            language=doc.language or "",
+            record=info,
+            **common,
+        )
+        rows = []
         for passage, vector in zip(passages, vectors, strict=True):
             keyword = _keyword_text(passage)
             rows.append(
-                self._row(
-                    "passage",
+                dict(
+                    row_type="passage",
                     id=row_id("passage", doc.doc_id, passage.passage_id),
                     key=passage.passage_id,
                     sha256=doc.sha256,
@@ -492,6 +521,7 @@ class MilvusStore:
         with self._lock:
             for start in range(0, len(rows), 500):
                 self.client.upsert(self.collection, rows[start : start + 500])
+            self.client.upsert(self.meta, [document])
             self._put_blob(f"body:{doc.doc_id}", body)
             if replace_doc_id and replace_doc_id != doc.doc_id:
                 self._delete_rows(replace_doc_id)
@@ -506,10 +536,8 @@ class MilvusStore:
 
     def _delete_rows(self, doc_id: str) -> None:
         self.client.delete(self.collection, filter=f"doc_id == {_quote(doc_id)}")
-        self.client.delete(
-            self.collection,
-            filter=f'row_type == "part" and doc_id == {_quote("body:" + doc_id)}',
-        )
+        self.client.delete(self.meta, filter=f"doc_id == {_quote(doc_id)}")
+        self.client.delete(self.meta, filter=f"doc_id == {_quote('body:' + doc_id)}")
 
     def save_calibration(self, text: str) -> None:
         self._put_state(CALIBRATION, text)
@@ -518,17 +546,21 @@ class MilvusStore:
         return self._get_state(CALIBRATION)
 
     # ----- reading many rows ----------------------------------------------------------------
-    def _count(self, expr: str) -> int:
-        rows = self.client.query(self.collection, filter=expr, output_fields=["count(*)"])
+    def _count(self, expr: str, collection: str | None = None) -> int:
+        rows = self.client.query(
+            collection or self.collection, filter=expr, output_fields=["count(*)"]
+        )
         return int(rows[0]["count(*)"]) if rows else 0
 
-    def _all(self, expr: str, fields: list[str]) -> list[dict[str, Any]]:
+    def _all(
+        self, expr: str, fields: list[str], collection: str | None = None
+    ) -> list[dict[str, Any]]:
         """Every row matching `expr` (paged past Milvus's limit of one query)."""
         out: list[dict[str, Any]] = []
         last = -1
         while True:
             page = self.client.query(
-                self.collection,
+                collection or self.collection,
                 filter=f"({expr}) and id > {last}",
                 output_fields=["id", *fields],
                 limit=QUERY_BATCH,
@@ -566,7 +598,7 @@ class MilvusStore:
     # ----- documents ------------------------------------------------------------------------
     def _documents(self, expr: str) -> list[DocumentInfo]:
         fields = ["doc_id", "key", "sha256", "kind", "language", "session_id", "record"]
-        rows = self._all(f'row_type == "document" and ({expr})', fields)
+        rows = self._all(f'row_type == "document" and ({expr})', fields, self.meta)
         return [_info(r) for r in rows]
 
     def find_document(self, key: str) -> DocumentInfo | None:
@@ -581,7 +613,9 @@ class MilvusStore:
         return found[0] if found else None
 
     def stored_meta(self, doc_id: str) -> DocumentMeta | None:
-        rows = self._all(f'row_type == "document" and doc_id == {_quote(doc_id)}', ["record"])
+        rows = self._all(
+            f'row_type == "document" and doc_id == {_quote(doc_id)}', ["record"], self.meta
+        )
         return _meta(rows[0]["record"]["meta"]) if rows else None
 
     def list_documents(self) -> list[DocumentInfo]:
@@ -606,7 +640,9 @@ class MilvusStore:
             if info is None:
                 continue
             rows = self._all(
-                f'row_type == "document" and doc_id == {_quote(info.doc_id)}', ["record"]
+                f'row_type == "document" and doc_id == {_quote(info.doc_id)}',
+                ["record"],
+                self.meta,
             )
             body = json.loads(self._get_blob(f"body:{info.doc_id}") or '{"text": ""}')
             yield (
@@ -629,7 +665,7 @@ class MilvusStore:
             )
 
     def counts(self) -> tuple[int, int, int, int]:
-        documents = self._count('row_type == "document"')
+        documents = self._count('row_type == "document"', self.meta)
         passages = self._count('row_type == "passage"')
         return documents, passages, passages, passages
 
