@@ -76,7 +76,8 @@ PART_CHARS = 12_000  # characters per part row (VARCHAR holds 65,535 bytes; 4 pe
 MAX_TEXT_BYTES = 65_535
 QUERY_BATCH = 4_000  # rows per page when reading many rows
 MAX_LIMIT = 16_384  # Milvus caps limit (+ offset) of one search or query
-TERM_COUNT_CAP = 16_384  # document frequencies are counted up to this
+MEMO_LIMIT = 50_000  # memoised values (document frequencies, facets) kept per generation
+DF_CAP = 1_000  # document frequencies (abstention's word evidence) are counted up to this
 IN_BATCH = 1_000  # ids per `id in [...]` filter
 EF = 256  # HNSW search breadth (≥ the candidates asked for)
 ALIAS_CHECK_SECONDS = 1.0  # how often a reader asks whether a rebuild switched the alias
@@ -308,8 +309,14 @@ def _create_collection(client: Any, name: str, dimension: int) -> None:
     schema.add_field("kind", DataType.VARCHAR, max_length=32)
     schema.add_field("position", DataType.INT64)
     schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
-    schema.add_field("words", DataType.VARCHAR, max_length=MAX_TEXT_BYTES, enable_analyzer=True)
-    schema.add_field("stems", DataType.VARCHAR, max_length=MAX_TEXT_BYTES, enable_analyzer=True)
+    for field in ("words", "stems"):  # BM25 input; TEXT_MATCH counts passages holding a term
+        schema.add_field(
+            field,
+            DataType.VARCHAR,
+            max_length=MAX_TEXT_BYTES,
+            enable_analyzer=True,
+            enable_match=True,
+        )
     schema.add_field("words_bm25", DataType.SPARSE_FLOAT_VECTOR)
     schema.add_field("stems_bm25", DataType.SPARSE_FLOAT_VECTOR)
     schema.add_field("record", DataType.JSON)
@@ -369,7 +376,11 @@ class MilvusStore:
 
     def refresh(self) -> None:
         value = self._get_state(GENERATION)
-        self._generation = int(value) if value else 0
+        generation = int(value) if value else 0
+        with self._lock:
+            if generation != self._generation or len(self._memo) > MEMO_LIMIT:
+                self._memo.clear()
+            self._generation = generation
 
     def is_current(self) -> bool:
         now = time.monotonic()
@@ -819,6 +830,14 @@ class MilvusStore:
             scores.update(self._bm25(words, len(chunk), expr))
         return scores
 
+    def _document_frequency(self, term: WordQuery, field: str, folded: str) -> int:
+        """Passages holding `term`, counted up to DF_CAP (memoised per generation): BM25 search
+        for the term, the fastest count milvus-lite has (TEXT_MATCH scans every row)."""
+        key = f"df:{field}:{folded}"
+        return self._memoised(  # type: ignore[no-any-return]
+            key, lambda: len(self._bm25(term, DF_CAP, 'row_type == "passage"')) if folded else 0
+        )
+
     def term_counts(
         self, terms: Sequence[WordQuery], row_ids: Sequence[int]
     ) -> list[tuple[int, int]]:
@@ -828,7 +847,7 @@ class MilvusStore:
             folded = fold(" ".join(term.terms))
             field = "stems" if term.stems else "words"
             within = sum(1 for r in rows if _has_phrase(r[field], folded))
-            total = len(self._bm25(term, TERM_COUNT_CAP, 'row_type == "passage"'))
+            total = self._document_frequency(term, field, folded)
             counts.append((total, within))
         return counts
 
