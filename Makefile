@@ -38,7 +38,8 @@ ocr: ## install Debian's Tesseract with the en/fr/es/ar packs for scans (needs r
 	  else echo "Tesseract missing: scans will not be read. Run: sudo apt-get install $(OCR_PACKAGES)"; fi; fi
 
 index: $(STAMP) ocr ## build the index from corpus/ unless one exists; rebuild one of an older format
-	@if [ ! -f $(INDEX_DIR)/CURRENT ]; then $(QA) add $(CORPUS_DIR); \
+	@if [ -n "$$QA_STORE" ]; then $(QA) add $(CORPUS_DIR); \
+	elif [ ! -f $(INDEX_DIR)/CURRENT ]; then $(QA) add $(CORPUS_DIR); \
 	elif $(QA) list >/dev/null 2>&1; then echo "index exists in $(INDEX_DIR)/"; \
 	else echo "the index in $(INDEX_DIR)/ cannot be read as is: rebuilding it"; $(QA) rebuild; fi
 
