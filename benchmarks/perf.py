@@ -403,6 +403,14 @@ def run_ingest(backends: Sequence[str]) -> dict[str, Any]:
 # ----- report -----------------------------------------------------------------------------------
 def markdown(results: dict[str, Any]) -> str:
     info = results["machine"]
+    if "scale" not in results:  # `--sizes ''`: the ingest part alone
+        lines = [
+            "## Ingest per embedding backend (`benchmarks/perf.py --sizes ''`)",
+            "",
+            f"Run {info['date']} on {info['cores']} cores ({info['cpu']}); "
+            "`benchmarks/results/perf-ingest.json`.",
+        ]
+        return _ingest_lines(results, lines)
     lines = [
         "## Performance at scale (`benchmarks/perf.py`)",
         "",
@@ -431,6 +439,10 @@ def markdown(results: dict[str, Any]) -> str:
             f" {row['reader_open_ms']} | {row['reader_rss_bytes_per_passage']:.0f} |"
             f" {row['disk_bytes_per_passage']:.0f} |"
         )
+    return _ingest_lines(results, lines)
+
+
+def _ingest_lines(results: dict[str, Any], lines: list[str]) -> str:
     if results.get("ingest"):
         lines += [
             "",
@@ -467,8 +479,9 @@ def main() -> int:
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     if not args.no_write:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        (RESULTS_DIR / "perf.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
-        replace_section(DOCS_FILE, "perf", markdown(results))
+        name = "perf" if sizes else "perf-ingest"
+        (RESULTS_DIR / f"{name}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+        replace_section(DOCS_FILE, name, markdown(results))
     print(markdown(results))
     return 0
 

@@ -403,6 +403,7 @@ def test_ask_json_shows_how_coverage_was_decided(
         return FakeEmbedder()
 
     monkeypatch.setattr(embedding, "SentenceTransformerEmbedder", fake)
+    monkeypatch.setenv("QA_EMBEDDING_BACKEND", "torch")  # the class patched above
     monkeypatch.setitem(abstention.COVERAGE_MODELS, FakeEmbedder.name, UNIT)
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("QA_CORPUS_DIR", str(corpus_copy))

@@ -22,6 +22,7 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, corpus_copy: Path) -
         return FakeEmbedder()
 
     monkeypatch.setattr(embedding, "SentenceTransformerEmbedder", fake)
+    monkeypatch.setenv("QA_EMBEDDING_BACKEND", "torch")  # the class patched above
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("QA_CORPUS_DIR", str(corpus_copy))
     monkeypatch.setenv("QA_MODEL", "fake-bow")

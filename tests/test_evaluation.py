@@ -295,6 +295,7 @@ def fake_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "qa_assistant.embedding.SentenceTransformerEmbedder", lambda *a, **k: FakeEmbedder()
     )
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("QA_EMBEDDING_BACKEND", "torch")  # the class patched above
 
 
 def _tiny_question_corpus(folder: Path) -> tuple[Path, Path]:
