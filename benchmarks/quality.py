@@ -140,6 +140,8 @@ WINDOW_WORDS = 200
 THRESHOLDS = tuple(round(0.76 + 0.01 * i, 2) for i in range(12))
 
 Models = dict[str, CachedEmbedder]
+# `--backends`: the product's default row alone (no baselines, no levers), once per e5 backend.
+PRODUCT_ONLY = False
 
 
 def _mpnet_installed() -> bool:
@@ -336,6 +338,8 @@ DENSE_ON_PASSAGES = (
 
 def candidate_steps(queries: list[str], texts: list[str]) -> list[tuple[str, str, list[str]]]:
     """Prewarm steps of the candidate models beyond e5, MiniLM and USE-m3."""
+    if PRODUCT_ONLY:
+        return []
     return [
         (m, role, t)
         for m in ("mpnet", "static")
@@ -360,6 +364,8 @@ def baseline_rows(
     """
     rows: list[Row] = []
     rankings: dict[str, list[list[Any]]] = {}
+    if PRODUCT_ONLY:
+        return rows, rankings
 
     def finish(name: str, ranked: list[list[Any]], started: float, note: str = "") -> None:
         rankings[name] = ranked
@@ -425,6 +431,8 @@ def product_rows(
         rows.append(row(label, outcomes, time.perf_counter() - started, ms, note))
 
     measure(DEFAULT_NAME, assistant, f"index {index_seconds:.0f} s" if index_seconds else "")
+    if PRODUCT_ONLY:
+        return rows
     measure(PREVIOUS_NAME, variant(assistant, **PREVIOUS_DEFAULT))
     measure("product, first stage only", variant(assistant, rerank=False))
     measure("product, dense only (e5 passages)", variant(assistant, rerank=False, word_weight=0))
@@ -444,8 +452,8 @@ def run_scifact(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any
         return (
             prewarm(models["e5"], "query", qtexts, budget)
             and prewarm(models["e5"], "passage", dense_texts, budget)
-            and prewarm(models["minilm"], "query", qtexts, budget)
-            and prewarm(models["minilm"], "passage", whole_texts, budget)
+            and (PRODUCT_ONLY or prewarm(models["minilm"], "query", qtexts, budget))
+            and (PRODUCT_ONLY or prewarm(models["minilm"], "passage", whole_texts, budget))
             and prewarm(models["use"], "query", qtexts, budget)
             and prewarm(models["use"], "passage", [p.text for p in passages], budget)
             and all(
@@ -494,7 +502,7 @@ def run_xquad(models: Models, budget: Budget, evaluate: bool, count: int) -> dic
             ]
             if not all(prewarm(models[m], role, t, budget) for m, role, t in steps):
                 return False
-            if not (
+            if not PRODUCT_ONLY and not (
                 prewarm(models["minilm"], "query", texts, budget)
                 and prewarm(models["minilm"], "passage", [d.text for d in documents], budget)
             ):
@@ -571,7 +579,11 @@ def run_qmsum(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] 
             ("e5", "passage", e5_texts(documents)),
             *candidate_steps(qtexts, e5_texts(documents)),
         ]
-        return all(prewarm(models[m], role, texts, budget) for m, role, texts in steps)
+        return all(
+            prewarm(models[m], role, texts, budget)
+            for m, role, texts in steps
+            if not (PRODUCT_ONLY and m == "minilm")
+        )
 
     source_by_id = {d.doc_id: d.source for d in documents}
 
@@ -658,7 +670,11 @@ def run_demo(models: Models, budget: Budget, evaluate: bool) -> dict[str, Any] |
             ("use", "query", qtexts),
             *candidate_steps(qtexts, e5_texts(documents)),
         ]
-        return all(prewarm(models[m], role, texts, budget) for m, role, texts in steps)
+        return all(
+            prewarm(models[m], role, texts, budget)
+            for m, role, texts in steps
+            if not (PRODUCT_ONLY and m == "minilm")
+        )
 
     source_by_id = {d.doc_id: d.source for d in documents}
     dense_texts = e5_texts(documents, DEFAULT_CHUNK)
@@ -973,6 +989,77 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 # ----- main -------------------------------------------------------------------------------------
+def compare_backends(
+    args: argparse.Namespace, names: list[str], budget: Budget, languages: LanguageMemo
+) -> int:
+    """The default row of each set once per e5 backend, side by side in one run."""
+    global PRODUCT_ONLY
+    PRODUCT_ONLY = True
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    cache = VectorCache(CACHE_DIR / "embeddings.sqlite")
+    runs = {b: embedders(cache, b) for b in backends}
+
+    def runner(models: Models, name: str, evaluate: bool) -> dict[str, Any] | bool:
+        if name == "scifact":
+            return run_scifact(models, budget, evaluate)
+        if name == "xquad":
+            return run_xquad(models, budget, evaluate, args.xquad_queries)
+        return run_qmsum(models, budget, evaluate)
+
+    for backend, models in runs.items():
+        for name in names:
+            logger.info("embedding phase: %s with %s", name, backend)
+            done = runner(models, name, False)
+            languages.save()
+            if not done:
+                logger.warning("embedding budget used up during %s: run again", name)
+                return 3
+    if args.embed_only:
+        return 0
+    results: dict[str, Any] = {"machine": machine(), "backends": {}}
+    for backend, models in runs.items():
+        sets: dict[str, Any] = {}
+        for name in names:
+            logger.info("evaluating %s with %s", name, backend)
+            block = runner(models, name, True)
+            assert isinstance(block, dict)
+            groups = block.get("pairs", {name: block})
+            for group, data in groups.items():
+                sets[group] = _find(data["rows"], DEFAULT_NAME)
+        results["backends"][backend] = {"model": models["e5"].name, "sets": sets}
+    languages.save()
+    if not args.no_write:
+        out = RESULTS_DIR / "quality-backends.json"
+        out.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+        replace_section(DOCS_FILE, "quality-backends", backends_table(results))
+        logger.info("wrote %s", out)
+    return 0
+
+
+def backends_table(results: dict[str, Any]) -> str:
+    """nDCG@10 and recall@5 of the default per set and backend, with the change from the first."""
+    backends = list(results["backends"])
+    first = results["backends"][backends[0]]["sets"]
+    lines = [
+        f"### e5 backends, product default ({results['machine']['date']})",
+        "",
+        "`quality.py --backends onnx,onnx-int8`: the default search, with the e5 vectors of each"
+        " backend (`onnx` gives PyTorch's vectors, cosine 1.0000, and shares their cache)."
+        " XQuAD: all 1,190 questions per pair. `results/quality-backends.json`.",
+        "",
+        "| set | " + " | ".join(f"{b} nDCG@10" for b in backends) + " | change | recall@5 |",
+        "|---|" + "---|" * (len(backends) + 2),
+    ]
+    for group in first:
+        values = [results["backends"][b]["sets"][group] for b in backends]
+        ndcg = [v["ndcg_at_10"] for v in values]
+        recall = " / ".join(_fmt(v["recall_at_5"]) for v in values)
+        change = f"{ndcg[-1] - ndcg[0] + 0.0:+.3f}".replace("-0.000", "0.000")
+        cells = " | ".join(_fmt(n) for n in ndcg)
+        lines.append(f"| {group} | {cells} | {change} | {recall} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", default="scifact,xquad,qmsum,demo")
@@ -980,15 +1067,21 @@ def main() -> int:
     parser.add_argument("--budget-minutes", type=float, help="Stop embedding after N minutes.")
     parser.add_argument("--embed-only", action="store_true", help="Fill the cache, then stop.")
     parser.add_argument("--no-write", action="store_true", help="Do not write results/docs.")
+    parser.add_argument(
+        "--backends",
+        help="Compare e5 backends (e.g. onnx,onnx-int8): the default row alone, per backend.",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("sentence_transformers", "transformers", "httpx", "qa_assistant"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     names = [n.strip() for n in args.sets.split(",") if n.strip()]
-    models = embedders(VectorCache(CACHE_DIR / "embeddings.sqlite"))
     languages = LanguageMemo(CACHE_DIR / "languages.json")
     languages.install()
     budget = Budget(args.budget_minutes)
+    if args.backends:
+        return compare_backends(args, names, budget, languages)
+    models = embedders(VectorCache(CACHE_DIR / "embeddings.sqlite"))
     runners: dict[str, Callable[[bool], dict[str, Any] | bool]] = {
         "scifact": lambda e: run_scifact(models, budget, e),
         "xquad": lambda e: run_xquad(models, budget, e, args.xquad_queries),
