@@ -196,9 +196,10 @@ class MilvusLocation:
 
     def current_collection(self) -> str | None:
         """The collection the alias names (None before the first index)."""
+        client = self.client  # a database that cannot be opened is an error, not "no index"
         try:
-            found = self.client.describe_alias(alias=self.name)
-        except Exception:
+            found = client.describe_alias(alias=self.name)
+        except Exception:  # pymilvus raises when the alias does not exist
             return None
         return str(found.get("collection_name") or "") or None
 

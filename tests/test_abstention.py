@@ -447,7 +447,7 @@ def test_real_calibration_is_stored_with_the_index_and_survives_reopening(
     real_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stored = _stored(real_assistant.settings.index_dir)
-    assert stored is not None and stored.model == "multilingual-e5-small"
+    assert stored is not None and stored.model == real_assistant.model_name
     assert set(PROBE_LANGUAGES) | {ALL_PROBES} == set(stored.means)
     assert real_assistant.calibration() == stored
 

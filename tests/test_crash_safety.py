@@ -75,6 +75,9 @@ def cli_env(index: Path, corpus: Path, model: str = FAKE_MODEL, **extra: str) ->
         "QA_OCR": "false",
         "QA_MIN_SCORE": "0",
         "HF_HUB_OFFLINE": "1",
+        # Vectors named by the model alone (the fake model has no ONNX build; `assert_sound`
+        # opens the index with a fake embedder of the model's name).
+        "QA_EMBEDDING_BACKEND": "torch",
         **extra,
     }
 
