@@ -82,6 +82,8 @@ bench: mpnet ## run the benchmarks (reads ../shared/eval and ../shared/samples/m
 	$(BIN)/python benchmarks/materials.py
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/perf.py
+	$(BIN)/python benchmarks/quality.py --backends onnx,onnx-int8 --sets xquad,qmsum,scifact
+	$(BIN)/python benchmarks/stores.py
 
 clean: ## remove the built index
 	rm -rf $(INDEX_DIR)

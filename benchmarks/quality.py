@@ -1081,7 +1081,9 @@ def main() -> int:
     budget = Budget(args.budget_minutes)
     if args.backends:
         return compare_backends(args, names, budget, languages)
-    models = embedders(VectorCache(CACHE_DIR / "embeddings.sqlite"))
+    # e5 as the product runs it (Settings().embedding_backend; QA_EMBEDDING_BACKEND=torch for
+    # PyTorch's vectors, as the committed quality tables before 2026-11-30 13:00 were measured).
+    models = embedders(VectorCache(CACHE_DIR / "embeddings.sqlite"), Settings().embedding_backend)
     runners: dict[str, Callable[[bool], dict[str, Any] | bool]] = {
         "scifact": lambda e: run_scifact(models, budget, e),
         "xquad": lambda e: run_xquad(models, budget, e, args.xquad_queries),
