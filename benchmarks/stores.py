@@ -116,9 +116,7 @@ def measure(kind: str, size: int) -> dict[str, Any]:
         embedder = GivenVectors()
         for question, query in zip(questions, queries, strict=True):
             embedder.vectors[question] = query
-        searcher = Searcher(
-            store, embedder, location.cache(), SearchOptions(highlight_sentences=0)
-        )
+        searcher = Searcher(store, embedder, location.cache(), SearchOptions(highlight_sentences=0))
         pipeline_ms = []
         for question in questions:
             ms, _ = timed(lambda q=question: searcher.search(q, 5, SearchFilters()))
