@@ -55,6 +55,7 @@ from qa_assistant.keyword_index import (
     STEMS_COLUMN,
     TEXT_COLUMN,
     fts_query,
+    keyword_text,
     stemmed_text,
 )
 from qa_assistant.locking import write_lock
@@ -672,7 +673,7 @@ class IndexStore:
                     )
                     row_id = int(cursor.lastrowid or 0)
                     new_ids.append(row_id)
-                    keyword = _keyword_text(passage)
+                    keyword = keyword_text(passage)
                     self._db.execute(
                         "INSERT INTO passages_fts (rowid, text, stems) VALUES (?, ?, ?)",
                         (row_id, keyword, stemmed_text(keyword, passage.language)),
@@ -836,7 +837,7 @@ class IndexStore:
         """The organiser's metadata a document was added with."""
         with self._lock:
             row = self._read("SELECT meta FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
-        return _meta_from_json(row[0]) if row else None
+        return DocumentMeta.from_dict(json.loads(row[0])) if row else None
 
     def list_documents(self) -> list[DocumentInfo]:
         """All documents, by session then source."""
@@ -947,7 +948,7 @@ class IndexStore:
                     segments=tuple(Segment(**s) for s in json.loads(row[14])),
                     warnings=tuple(json.loads(row[15])),
                 ),
-                _meta_from_json(row[16]),
+                DocumentMeta.from_dict(json.loads(row[16])),
             )
 
     def passing(self, row_ids: Sequence[int], filters: SearchFilters) -> set[int]:
@@ -1227,12 +1228,6 @@ def _phrase(words: WordQuery) -> str:
     return f'{column} : "' + words.terms[0].replace('"', '""') + '"'
 
 
-def _keyword_text(passage: Passage) -> str:
-    # Speaker and section names are searchable too ("what did Brau say about …").
-    extra = " ".join(x for x in (passage.speaker, passage.section) if x)
-    return f"{extra}\n{passage.text}" if extra else passage.text
-
-
 def _filter_sql(filters: SearchFilters) -> tuple[str, list[str]]:
     clauses: list[str] = []
     params: list[str] = []
@@ -1297,15 +1292,4 @@ def _info(row: tuple) -> DocumentInfo:  # type: ignore[type-arg]
         passages=row[14],
         added_at=row[15],
         warnings=tuple(json.loads(row[16])),
-    )
-
-
-def _meta_from_json(text: str) -> DocumentMeta:
-    data = json.loads(text)
-    session = Session(**data["session"]) if data.get("session") else None
-    return DocumentMeta(
-        title=data.get("title"),
-        session=session,
-        language=data.get("language"),
-        recording_url=data.get("recording_url"),
     )

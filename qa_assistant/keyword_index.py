@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qa_assistant.types import Passage
 
 FTS_TOKENIZER = "unicode61 remove_diacritics 2"
 MAX_TERMS = 32
@@ -117,3 +120,10 @@ def fts_query(terms: list[str], column: str = TEXT_COLUMN) -> str | None:
     """An FTS5 MATCH expression: any of the terms in `column` (None when there are none)."""
     quoted = [f'{column} : "' + term.replace('"', '""') + '"' for term in terms]
     return " OR ".join(quoted) if quoted else None
+
+
+def keyword_text(passage: Passage) -> str:
+    """What word search reads of a passage: its text, and its speaker and section names (so
+    that "what did Brau say about …" finds Brau's turns)."""
+    extra = " ".join(x for x in (passage.speaker, passage.section) if x)
+    return f"{extra}\n{passage.text}" if extra else passage.text

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa_assistant.errors import IndexMismatchError, IndexMissingError, QAError
-from qa_assistant.keyword_index import stemmed_text
+from qa_assistant.keyword_index import keyword_text, stemmed_text
 from qa_assistant.store import Manifest, WordQuery
 from qa_assistant.types import (
     Document,
@@ -273,22 +273,34 @@ def _loaded(client: Any, collection: str) -> None:
         client.load_collection(collection)
 
 
-def _create_meta_collection(client: Any, name: str) -> None:
-    """Documents, long values in parts and state rows (a vector field is required: 2-d)."""
+def _schema(client: Any, *extra: tuple[str, int]) -> Any:
+    """The fields both collections of a version have, then `extra` VARCHAR fields."""
     from pymilvus import DataType
 
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("row_type", DataType.VARCHAR, max_length=16)
-    schema.add_field("doc_id", DataType.VARCHAR, max_length=512)
-    schema.add_field("key", DataType.VARCHAR, max_length=4096)
-    schema.add_field("sha256", DataType.VARCHAR, max_length=64)
-    schema.add_field("language", DataType.VARCHAR, max_length=16)
-    schema.add_field("session_id", DataType.VARCHAR, max_length=1024)
-    schema.add_field("kind", DataType.VARCHAR, max_length=32)
     schema.add_field("position", DataType.INT64)
-    schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
     schema.add_field("record", DataType.JSON)
+    for field, length in (
+        ("row_type", 16),
+        ("doc_id", 512),
+        ("key", 4096),
+        ("sha256", 64),
+        ("language", 16),
+        ("session_id", 1024),
+        ("kind", 32),
+        ("text", MAX_TEXT_BYTES),
+        *extra,
+    ):
+        schema.add_field(field, DataType.VARCHAR, max_length=length)
+    return schema
+
+
+def _create_meta_collection(client: Any, name: str) -> None:
+    """Documents, long values in parts and state rows (a vector field is required: 2-d)."""
+    from pymilvus import DataType
+
+    schema = _schema(client)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
     index = client.prepare_index_params()
     index.add_index(field_name="vector", index_type="FLAT", metric_type="L2")
@@ -296,33 +308,22 @@ def _create_meta_collection(client: Any, name: str) -> None:
 
 
 def _create_collection(client: Any, name: str, dimension: int) -> None:
+    """Passages: the meta fields, the speaker, words and stems with their BM25 fields, and the
+    vector with an HNSW index."""
     from pymilvus import DataType, Function, FunctionType
 
-    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("row_type", DataType.VARCHAR, max_length=16)
-    schema.add_field("doc_id", DataType.VARCHAR, max_length=512)
-    schema.add_field("key", DataType.VARCHAR, max_length=4096)
-    schema.add_field("sha256", DataType.VARCHAR, max_length=64)
-    schema.add_field("language", DataType.VARCHAR, max_length=16)
-    schema.add_field("speaker", DataType.VARCHAR, max_length=1024)
-    schema.add_field("session_id", DataType.VARCHAR, max_length=1024)
-    schema.add_field("kind", DataType.VARCHAR, max_length=32)
-    schema.add_field("position", DataType.INT64)
-    schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
-    for field in ("words", "stems"):  # BM25 input; TEXT_MATCH counts passages holding a term
-        schema.add_field(
-            field,
-            DataType.VARCHAR,
-            max_length=MAX_TEXT_BYTES,
-            enable_analyzer=True,
-            enable_match=True,
-        )
-    schema.add_field("words_bm25", DataType.SPARSE_FLOAT_VECTOR)
-    schema.add_field("stems_bm25", DataType.SPARSE_FLOAT_VECTOR)
-    schema.add_field("record", DataType.JSON)
+    schema = _schema(client, ("speaker", 1024))
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+    index = client.prepare_index_params()
+    index.add_index(
+        field_name="vector",
+        index_type="HNSW",
+        metric_type="COSINE",
+        params={"M": 16, "efConstruction": 200},
+    )
     for field in ("words", "stems"):
+        schema.add_field(field, DataType.VARCHAR, max_length=MAX_TEXT_BYTES, enable_analyzer=True)
+        schema.add_field(f"{field}_bm25", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_function(
             Function(
                 name=f"{field}_bm25_function",
@@ -331,16 +332,8 @@ def _create_collection(client: Any, name: str, dimension: int) -> None:
                 output_field_names=[f"{field}_bm25"],
             )
         )
-    index = client.prepare_index_params()
-    index.add_index(
-        field_name="vector",
-        index_type="HNSW",
-        metric_type="COSINE",
-        params={"M": 16, "efConstruction": 200},
-    )
-    for field in ("words_bm25", "stems_bm25"):
         index.add_index(
-            field_name=field,
+            field_name=f"{field}_bm25",
             index_type="SPARSE_INVERTED_INDEX",
             metric_type="BM25",
             params={"bm25_k1": 1.2, "bm25_b": 0.75},
@@ -509,7 +502,7 @@ class MilvusStore:
         )
         rows = []
         for passage, vector in zip(passages, vectors, strict=True):
-            keyword = _keyword_text(passage)
+            keyword = keyword_text(passage)
             rows.append(
                 dict(
                     row_type="passage",
@@ -628,7 +621,7 @@ class MilvusStore:
         rows = self._all(
             f'row_type == "document" and doc_id == {_quote(doc_id)}', ["record"], self.meta
         )
-        return _meta(rows[0]["record"]["meta"]) if rows else None
+        return DocumentMeta.from_dict(rows[0]["record"]["meta"]) if rows else None
 
     def list_documents(self) -> list[DocumentInfo]:
         documents = self._documents("id > 0")
@@ -673,7 +666,7 @@ class MilvusStore:
                     segments=tuple(Segment(**s) for s in body.get("segments", [])),
                     warnings=info.warnings,
                 ),
-                _meta(rows[0]["record"]["meta"]) if rows else DocumentMeta(),
+                DocumentMeta.from_dict(rows[0]["record"]["meta"]) if rows else DocumentMeta(),
             )
 
     def counts(self) -> tuple[int, int, int, int]:
@@ -914,9 +907,6 @@ class MilvusCache:
 
 
 # ----- records ----------------------------------------------------------------------------------
-def _keyword_text(passage: Passage) -> str:
-    extra = " ".join(x for x in (passage.speaker, passage.section) if x)
-    return f"{extra}\n{passage.text}" if extra else passage.text
 
 
 def _has_phrase(folded_text: str, folded_phrase: str) -> bool:
@@ -955,16 +945,6 @@ def _passage(row: dict[str, Any]) -> Passage:
         section=record.get("section"),
         language=row["language"] or None,
         ocr=bool(record.get("ocr")),
-    )
-
-
-def _meta(data: dict[str, Any]) -> DocumentMeta:
-    session = Session(**data["session"]) if data.get("session") else None
-    return DocumentMeta(
-        title=data.get("title"),
-        session=session,
-        language=data.get("language"),
-        recording_url=data.get("recording_url"),
     )
 
 

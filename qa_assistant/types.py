@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 DocumentKind = Literal["report", "transcript"]
 Retriever = Literal["vector", "keyword", "hybrid"]
@@ -38,6 +38,17 @@ class DocumentMeta:
     session: Session | None = None
     language: str | None = None
     recording_url: str | None = None
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> DocumentMeta:
+        """The metadata `dataclasses.asdict` gave (as stores keep it, in JSON)."""
+        session = Session(**data["session"]) if data.get("session") else None
+        return DocumentMeta(
+            title=data.get("title"),
+            session=session,
+            language=data.get("language"),
+            recording_url=data.get("recording_url"),
+        )
 
 
 @dataclass(frozen=True)
