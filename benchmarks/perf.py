@@ -400,6 +400,127 @@ def run_ingest(backends: Sequence[str]) -> dict[str, Any]:
     return rows
 
 
+# ----- the whole ask at scale, and re-adding an unchanged corpus --------------------------------
+ASK_QUESTIONS = 40
+
+
+def real_questions() -> list[str]:
+    """Demo questions (en/fr/es/ar) and XQuAD English questions: what participants ask."""
+    from support import DEMO_QUESTIONS
+
+    demo = [json.loads(line)["question"] for line in DEMO_QUESTIONS.read_text().splitlines()]
+    xquad = [
+        json.loads(line)["text"]
+        for line in (EVAL_DIR / "xquad" / "en" / "queries.jsonl").read_text().splitlines()[:40]
+    ]
+    return (demo + xquad)[:ASK_QUESTIONS]
+
+
+def run_ask(size: int) -> dict[str, Any]:
+    """`Assistant.ask` as the app runs it (default settings: int8 e5, second stage, highlights,
+    abstention) over `size` passages of real text with synthetic vectors: the first pass embeds
+    the candidates' sentences (cold cache), the second reads them (as after ingest)."""
+    from qa_assistant.assistant import Assistant
+    from qa_assistant.config import Settings
+    from qa_assistant.embedding import embedder_name
+
+    data = Synthetic()
+    with tempfile.TemporaryDirectory(prefix="qa-ask-", dir=os.environ.get("QA_PERF_TMP")) as tmp:
+        settings = Settings(index_dir=Path(tmp) / "index")
+        layout = settings.layout
+        manifest = Manifest(
+            embedder_name(settings),
+            DIM,
+            layout.chunk_chars,
+            layout.chunk_overlap,
+            layout.transcript_chunk_chars,
+            layout.transcript_chunk_overlap,
+        )
+        store = IndexStore.create(settings.index_dir, manifest)
+        store.make_current()
+        started = time.perf_counter()
+        fill(store, data, size, [])
+        fill_s = time.perf_counter() - started
+        store.close()
+        assistant = Assistant(settings)
+        assistant.warm_up()
+        questions = real_questions()
+        calibration_ms, _ = timed(lambda: assistant.ask(questions[0]))
+        passes = []
+        for _ in range(2):
+            passes.append([timed(lambda q=q: assistant.ask(q))[0] for q in questions])
+    return {
+        "passages": size,
+        "fill_s": round(fill_s, 1),
+        "first_ask_ms_with_calibration": round(calibration_ms, 1),
+        "ask_cold_sentences_ms": percentiles(passes[0]),
+        "ask_warm_ms": percentiles(passes[1]),
+        "questions": len(questions),
+    }
+
+
+def run_readd(count: int) -> dict[str, Any]:
+    """Add `count` one-abstract Markdown files with the default model, then add them again
+    (unchanged: skipped by content hash)."""
+    from qa_assistant.assistant import Assistant
+    from qa_assistant.config import Settings
+
+    with open(EVAL_DIR / "scifact" / "corpus.jsonl", encoding="utf-8") as handle:
+        rows = [json.loads(line) for _, line in zip(range(count), handle, strict=False)]
+    with tempfile.TemporaryDirectory(prefix="qa-readd-") as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        for number, row in enumerate(rows):
+            (corpus / f"abstract_{number:04d}.md").write_text(
+                f"# {row['title']}\n\n{row['text']}\n", encoding="utf-8"
+            )
+        settings = Settings(index_dir=Path(tmp) / "index", corpus_dir=corpus)
+        assistant = Assistant(settings)
+        first_ms, report = timed(lambda: assistant.add([corpus]))
+        again_ms, again = timed(lambda: assistant.add([corpus]))
+    return {
+        "documents": count,
+        "passages": sum(f.passages or 0 for f in report.files),
+        "first_add_s": round(first_ms / 1000, 1),
+        "re_add_unchanged_s": round(again_ms / 1000, 2),
+        "unchanged": again.count("unchanged"),
+    }
+
+
+def ask_markdown(results: dict[str, Any]) -> str:
+    info = results["machine"]
+    lines = [
+        "## The whole `ask` at scale (`benchmarks/perf.py --ask`)",
+        "",
+        f"Run {info['date']} on {info['cores']} cores ({info['cpu']}); "
+        "`benchmarks/results/perf-ask.json`. `Assistant.ask` with the default settings (int8 "
+        "e5, word search, fusion, neighbours, the second stage with USE-m3, highlights, the "
+        f"abstention model) over real text with SYNTHETIC vectors; {ASK_QUESTIONS} real "
+        "questions (demo and XQuAD), asked twice: the first pass embeds the candidates' "
+        "sentences (at ingest they would be), the second reads them.",
+        "",
+        "| passages | first ask (computes the calibration) | ask, cold sentences p50/p95/p99 |"
+        " ask p50/p95/p99 |",
+        "|---|---|---|---|",
+    ]
+    for row in results.get("ask", []):
+        cold, warm = row["ask_cold_sentences_ms"], row["ask_warm_ms"]
+        lines.append(
+            f"| {row['passages']:,} | {row['first_ask_ms_with_calibration'] / 1000:.1f} s |"
+            f" {cold['p50']}/{cold['p95']}/{cold['p99']} ms |"
+            f" {warm['p50']}/{warm['p95']}/{warm['p99']} ms |"
+        )
+    if results.get("readd"):
+        r = results["readd"]
+        lines += [
+            "",
+            f"Re-adding an unchanged corpus: {r['documents']:,} Markdown files "
+            f"({r['passages']:,} passages; first add {r['first_add_s']} s with the default model),"
+            f" added again: {r['re_add_unchanged_s']} s ({r['unchanged']:,} unchanged).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 # ----- report -----------------------------------------------------------------------------------
 def markdown(results: dict[str, Any]) -> str:
     info = results["machine"]
@@ -467,9 +588,23 @@ def main() -> int:
     parser.add_argument("--backends", default="torch,onnx-int8")
     parser.add_argument("--no-ingest", action="store_true")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--ask",
+        metavar="SIZES",
+        help="Only the whole ask at these sizes (e.g. 100000) and re-adding 1,000 files.",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     random.seed(SEED)
+    if args.ask:
+        asked: dict[str, Any] = {"machine": machine()}
+        asked["ask"] = [run_ask(int(size)) for size in args.ask.split(",")]
+        asked["readd"] = run_readd(1000)
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        (RESULTS_DIR / "perf-ask.json").write_text(json.dumps(asked, indent=1), encoding="utf-8")
+        replace_section(DOCS_FILE, "perf-ask", ask_markdown(asked))
+        print(ask_markdown(asked))
+        return 0
     results: dict[str, Any] = {"machine": machine()}
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if sizes:

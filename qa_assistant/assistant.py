@@ -91,7 +91,7 @@ def open_location(settings: Settings) -> Location:
         return FolderLocation(settings.index_dir, settings.approximate_from)
     from qa_assistant.milvus_store import MilvusLocation
 
-    return MilvusLocation.from_spec(spec, settings)
+    return MilvusLocation.from_spec(spec)
 
 
 class Assistant:

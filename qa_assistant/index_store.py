@@ -1,5 +1,8 @@
 """The index folder: versions, SQLite tables, FTS5 keyword index and the FAISS vectors.
 
+The default implementation of `store.Store` (`IndexStore`) and `store.Location`
+(`FolderLocation`); `milvus_store` is the other.
+
 Layout of `index_dir`:
 
     CURRENT                   name of the active version folder (swapped atomically)

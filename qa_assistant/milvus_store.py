@@ -65,7 +65,6 @@ from qa_assistant.types import (
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from qa_assistant.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +163,7 @@ class MilvusLocation:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_spec(cls, spec: str, settings: Settings | None = None) -> MilvusLocation:
+    def from_spec(cls, spec: str) -> MilvusLocation:
         """`milvus-lite:///abs/path.db`, `milvus-lite://relative.db`, or `http(s)://host:port`;
         `#name` at the end names the alias (default qa_assistant)."""
         base, _, name = spec.partition("#")
