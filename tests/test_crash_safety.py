@@ -43,12 +43,19 @@ QUESTION = "Which provincial offices coordinate the pension benefit?"
 REBUILD_CHUNK_CHARS = "500"  # rebuild re-chunks and re-embeds everything with the new size
 
 # The real CLI with the FakeEmbedder as its model (the `embedder` property is the only change).
+# FAKE_EMBED_DELAY (seconds per embedding call) slows a run down, so that another process can
+# be started while it still holds the write lock.
 _FAKE_CLI = (
-    f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
+    f"import os, sys, time; sys.path.insert(0, {str(REPO)!r})\n"
     "from tests.conftest import FakeEmbedder\n"
     "from qa_assistant.assistant import Assistant\n"
     "from qa_assistant.cli import main\n"
-    "Assistant.embedder = property(lambda self: FakeEmbedder())\n"
+    "delay = float(os.environ.get('FAKE_EMBED_DELAY', '0'))\n"
+    "class Slow(FakeEmbedder):\n"
+    "    def _embed(self, texts):\n"
+    "        time.sleep(delay)\n"
+    "        return super()._embed(texts)\n"
+    "Assistant.embedder = property(lambda self: Slow())\n"
     "main()\n"
 )
 

@@ -146,8 +146,10 @@ def test_an_add_during_a_rebuild_waits_and_lands_in_the_new_version(
     Assistant(fake_settings(index, corpus), FakeEmbedder()).add([corpus / "first"])
     before = read_current(index)
     late = write_notes(corpus / "late", range(3000, 3005))
-    env = cli_env(index, corpus)
-    rebuild = start_cli(env, tmp_path / "rebuild", "rebuild")
+    # New passage sizes: the rebuild embeds every passage again, 20 ms a call, so the add
+    # starts while it still holds the lock however busy the machine.
+    env = cli_env(index, corpus, QA_CHUNK_CHARS="500")
+    rebuild = start_cli({**env, "FAKE_EMBED_DELAY": "0.02"}, tmp_path / "rebuild", "rebuild")
     wait_until_locked_by(index, rebuild)
     add = start_cli(env, tmp_path / "add", "add", str(corpus / "late"))
     assert rebuild.wait(timeout=600) == 0, output(tmp_path / "rebuild", "err")
