@@ -427,14 +427,13 @@ def run_ask(size: int) -> dict[str, Any]:
     data = Synthetic()
     with tempfile.TemporaryDirectory(prefix="qa-ask-", dir=os.environ.get("QA_PERF_TMP")) as tmp:
         settings = Settings(index_dir=Path(tmp) / "index")
-        layout = settings.layout
         manifest = Manifest(
             embedder_name(settings),
             DIM,
-            layout.chunk_chars,
-            layout.chunk_overlap,
-            layout.transcript_chunk_chars,
-            layout.transcript_chunk_overlap,
+            settings.chunk_chars,
+            settings.chunk_overlap,
+            settings.transcript_chunk_chars,
+            settings.transcript_chunk_overlap,
         )
         store = IndexStore.create(settings.index_dir, manifest)
         store.make_current()

@@ -1147,14 +1147,28 @@ class IndexStore:
             for start in range(0, len(wanted), SQL_BATCH):
                 chunk = wanted[start : start + SQL_BATCH]
                 marks = ",".join("?" * len(chunk))
+                owners = self._read(
+                    "SELECT p.id, p.doc_id, d.kind FROM passages p"
+                    f" JOIN documents d ON d.doc_id = p.doc_id WHERE p.id IN ({marks})",
+                    chunk,
+                ).fetchall()
+                read = sorted({doc for _, doc, kind in owners if kinds is None or kind in kinds})
+                # A passage of a document of another kind stands alone.
+                position.update(
+                    (row_id, (kind, [row_id], 0))
+                    for row_id, _, kind in owners
+                    if kinds is not None and kind not in kinds
+                )
+                if not read:
+                    continue
                 # The passages of the documents these rows belong to, in text order: work in
                 # proportion to those documents, not to the index.
                 rows = self._read(
                     "SELECT p.id, p.doc_id, d.kind FROM passages p"
                     " JOIN documents d ON d.doc_id = p.doc_id"
-                    " WHERE p.doc_id IN (SELECT doc_id FROM passages"
-                    f" WHERE id IN ({marks})) ORDER BY p.doc_id, p.char_start, p.id",
-                    chunk,
+                    f" WHERE p.doc_id IN ({','.join('?' * len(read))})"
+                    " ORDER BY p.doc_id, p.char_start, p.id",
+                    read,
                 ).fetchall()
                 for (_, kind), group in itertools.groupby(rows, key=lambda r: (r[1], r[2])):
                     ids = [r[0] for r in group]

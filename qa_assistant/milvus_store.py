@@ -744,9 +744,14 @@ class MilvusStore:
         wanted = sorted(set(row_ids))
         if not wanted:
             return {}
-        owners = {int(r["id"]): r["doc_id"] for r in self._by_ids(wanted, ["doc_id"])}
-        position: dict[int, tuple[str, list[int], int]] = {}
-        doc_ids = sorted(set(owners.values()))
+        owners = self._by_ids(wanted, ["doc_id", "kind"])
+        # A passage of a document of another kind stands alone.
+        position: dict[int, tuple[str, list[int], int]] = {
+            int(r["id"]): (r["kind"], [int(r["id"])], 0)
+            for r in owners
+            if kinds is not None and r["kind"] not in kinds
+        }
+        doc_ids = sorted({r["doc_id"] for r in owners if kinds is None or r["kind"] in kinds})
         for start in range(0, len(doc_ids), IN_BATCH):
             rows = self._all(
                 'row_type == "passage" and ' + _in("doc_id", doc_ids[start : start + IN_BATCH]),
