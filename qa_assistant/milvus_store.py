@@ -525,8 +525,10 @@ class MilvusStore:
         with self._lock:
             for start in range(0, len(rows), 500):
                 self.client.upsert(self.collection, rows[start : start + 500])
-            self.client.upsert(self.meta, [document])
             self._put_blob(f"body:{doc.doc_id}", body)
+            # The document row last: a document is listed (and found by its hash, so that adding
+            # it again is skipped) only once everything of it is written.
+            self.client.upsert(self.meta, [document])
             if replace_doc_id and replace_doc_id != doc.doc_id:
                 self._delete_rows(replace_doc_id)
             self._bump_generation()
