@@ -144,10 +144,14 @@ def _client(uri: str, token: str | None = None) -> Any:
     try:
         return MilvusClient(uri=uri, token=token or "")
     except Exception as exc:
-        raise QAError(
-            f"cannot open Milvus at {uri} ({exc}); milvus-lite serves a file to one process"
-            " at a time: stop the other one, or share a Milvus server (docs/deploy.md)"
-        ) from exc
+        if uri.endswith(".db"):
+            hint = (
+                "milvus-lite serves a file to one process at a time: stop the other one, or"
+                " share a Milvus server (docs/deploy.md)"
+            )
+        else:
+            hint = f"is the Milvus server running there? (QA_STORE; token from {TOKEN_ENV})"
+        raise QAError(f"cannot open Milvus at {uri} ({exc}); {hint}") from exc
 
 
 class MilvusLocation:
@@ -487,7 +491,7 @@ class MilvusStore:
         }
         common = {
             "doc_id": doc.doc_id,
-            "session_id": session.session_id if session else "",
+            "session_id": _truncate(session.session_id, 1024) if session else "",
             "kind": doc.kind,
         }
         document = self._meta_row(
@@ -509,7 +513,7 @@ class MilvusStore:
                     key=passage.passage_id,
                     sha256=doc.sha256,
                     language=passage.language or "",
-                    speaker=passage.speaker or "",
+                    speaker=_truncate(passage.speaker or "", 1024),
                     position=passage.char_start,
                     text=_truncate(passage.text),
                     words=_truncate(fold(keyword)),

@@ -270,3 +270,16 @@ def test_assistant_adds_asks_removes_and_rebuilds(kind: str, tmp_path: Path) -> 
     other = Assistant(settings, embedder=FakeEmbedder())
     assert [d.source for d in other.list_documents()] == ["note_0.md", "note_2.md"]
     assert other.ask("registries SINTyS").hits
+
+
+def test_store_settings_that_cannot_work_say_what_to_do(tmp_path: Path) -> None:
+    from qa_assistant.config import Settings
+    from qa_assistant.errors import QAError
+
+    for spec, message in (
+        ("postgres://db/x", "milvus-lite:///path/index.db or http://host:19530"),
+        (f"milvus-lite://{tmp_path / 'index.sqlite'}", "must end in .db"),
+        (f"milvus-lite://{tmp_path / 'x.db'}#bad-name", "not a valid Milvus collection name"),
+    ):
+        with pytest.raises(QAError, match=message):
+            open_location(Settings(store=spec, index_dir=tmp_path / "index"))
