@@ -955,11 +955,23 @@ class IndexStore:
             )
 
     def passing(self, row_ids: Sequence[int], filters: SearchFilters) -> set[int]:
-        """Those of `row_ids` that pass `filters`."""
-        allowed = self.allowed_ids(filters)
-        if allowed is None:
+        """Those of `row_ids` that pass `filters` (work in proportion to `row_ids`)."""
+        where, params = _filter_sql(filters)
+        if not where:
             return set(row_ids)
-        return set(row_ids) & set(allowed.tolist())
+        ids = list(row_ids)
+        found: set[int] = set()
+        with self._lock:
+            for start in range(0, len(ids), SQL_BATCH):
+                chunk = ids[start : start + SQL_BATCH]
+                marks = ",".join("?" * len(chunk))
+                rows = self._read(
+                    "SELECT p.id FROM passages p JOIN documents d ON d.doc_id = p.doc_id"
+                    f" WHERE p.id IN ({marks}) AND {where}",
+                    [*chunk, *params],
+                )
+                found.update(int(r[0]) for r in rows)
+        return found
 
     def allowed_ids(self, filters: SearchFilters) -> NDArray[np.int64] | None:
         """Row ids passing the filters, or None when there are no filters."""
