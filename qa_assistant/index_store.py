@@ -491,6 +491,18 @@ class IndexStore:
         """Run a query on this thread's view (the caller holds the lock)."""
         return self._view().execute(sql, params)
 
+    def _read_in(
+        self, sql: str, keys: Sequence[object], params: Sequence[object] = ()
+    ) -> list[tuple]:  # type: ignore[type-arg]
+        """Rows of `sql` for `keys`, read SQL_BATCH keys at a time: `{marks}` in `sql` stands
+        for the placeholders of one batch, bound before `params` (the caller holds the lock)."""
+        rows: list[tuple] = []  # type: ignore[type-arg]
+        for start in range(0, len(keys), SQL_BATCH):
+            chunk = list(keys[start : start + SQL_BATCH])
+            marks = ",".join("?" * len(chunk))
+            rows += self._read(sql.format(marks=marks), [*chunk, *params]).fetchall()
+        return rows
+
     def _vector_file(self, generation: int) -> Path:
         return self.folder / f"vectors.{generation}.faiss"
 
@@ -959,19 +971,12 @@ class IndexStore:
         where, params = _filter_sql(filters)
         if not where:
             return set(row_ids)
-        ids = list(row_ids)
-        found: set[int] = set()
+        sql = (
+            "SELECT p.id FROM passages p JOIN documents d ON d.doc_id = p.doc_id"
+            " WHERE p.id IN ({marks}) AND " + where
+        )
         with self._lock:
-            for start in range(0, len(ids), SQL_BATCH):
-                chunk = ids[start : start + SQL_BATCH]
-                marks = ",".join("?" * len(chunk))
-                rows = self._read(
-                    "SELECT p.id FROM passages p JOIN documents d ON d.doc_id = p.doc_id"
-                    f" WHERE p.id IN ({marks}) AND {where}",
-                    [*chunk, *params],
-                )
-                found.update(int(r[0]) for r in rows)
-        return found
+            return {int(r[0]) for r in self._read_in(sql, list(row_ids), params)}
 
     def allowed_ids(self, filters: SearchFilters) -> NDArray[np.int64] | None:
         """Row ids passing the filters, or None when there are no filters."""
@@ -994,12 +999,7 @@ class IndexStore:
         with self._lock:
             if self._vectors.exact and self._vectors_match_view():
                 return self._vectors.reconstruct(row_ids)
-            found: dict[int, bytes] = {}
-            for start in range(0, len(row_ids), SQL_BATCH):
-                chunk = row_ids[start : start + SQL_BATCH]
-                marks = ",".join("?" * len(chunk))
-                rows = self._read(f"SELECT id, vector FROM passages WHERE id IN ({marks})", chunk)
-                found.update(rows.fetchall())
+            found = dict(self._read_in(_VECTORS_SQL, row_ids))
         for row, row_id in enumerate(row_ids):
             out[row] = np.frombuffer(found[row_id], dtype=np.float32)
         return out
@@ -1022,14 +1022,7 @@ class IndexStore:
             # Re-score with the stored vectors as this thread's snapshot has them: approximate
             # scores, or FAISS moved past the snapshot (a replaced document's new passages may
             # reuse the row ids of its old ones).
-            ids = [i for i, _ in hits]
-            rows: list[tuple[int, bytes]] = []
-            for start in range(0, len(ids), SQL_BATCH):
-                chunk = ids[start : start + SQL_BATCH]
-                marks = ",".join("?" * len(chunk))
-                rows += self._read(
-                    f"SELECT id, vector FROM passages WHERE id IN ({marks})", chunk
-                ).fetchall()
+            rows = self._read_in(_VECTORS_SQL, [i for i, _ in hits])
         flat = np.asarray(query, dtype=np.float32).reshape(-1)
         scored = [(int(i), float(np.frombuffer(blob, dtype=np.float32) @ flat)) for i, blob in rows]
         return sorted(scored, key=lambda hit: (-hit[1], hit[0]))[:top_k]
@@ -1155,43 +1148,31 @@ class IndexStore:
         `kinds` (when given) a passage has no neighbours."""
         wanted = sorted(set(row_ids))
         position: dict[int, tuple[str, list[int], int]] = {}
+        select = (
+            "SELECT p.id, p.doc_id, d.kind FROM passages p JOIN documents d ON d.doc_id = p.doc_id"
+        )
         with self._lock:
-            for start in range(0, len(wanted), SQL_BATCH):
-                chunk = wanted[start : start + SQL_BATCH]
-                marks = ",".join("?" * len(chunk))
-                owners = self._read(
-                    "SELECT p.id, p.doc_id, d.kind FROM passages p"
-                    f" JOIN documents d ON d.doc_id = p.doc_id WHERE p.id IN ({marks})",
-                    chunk,
-                ).fetchall()
-                read = sorted({doc for _, doc, kind in owners if kinds is None or kind in kinds})
-                # A passage of a document of another kind stands alone.
-                position.update(
-                    (row_id, (kind, [row_id], 0))
-                    for row_id, _, kind in owners
-                    if kinds is not None and kind not in kinds
-                )
-                if not read:
-                    continue
-                # The passages of the documents these rows belong to, in text order: work in
-                # proportion to those documents, not to the index.
-                rows = self._read(
-                    "SELECT p.id, p.doc_id, d.kind FROM passages p"
-                    " JOIN documents d ON d.doc_id = p.doc_id"
-                    f" WHERE p.doc_id IN ({','.join('?' * len(read))})"
-                    " ORDER BY p.doc_id, p.char_start, p.id",
-                    read,
-                ).fetchall()
-                for (_, kind), group in itertools.groupby(rows, key=lambda r: (r[1], r[2])):
-                    ids = [r[0] for r in group]
-                    position.update((row_id, (kind, ids, i)) for i, row_id in enumerate(ids))
+            owners = self._read_in(select + " WHERE p.id IN ({marks})", wanted)
+            read = sorted({doc for _, doc, kind in owners if kinds is None or kind in kinds})
+            # A passage of a document of another kind stands alone.
+            position.update(
+                (row_id, (kind, [row_id], 0))
+                for row_id, _, kind in owners
+                if kinds is not None and kind not in kinds
+            )
+            # The passages of the documents these rows belong to, in text order: work in
+            # proportion to those documents, not to the index (a batch holds whole documents).
+            rows = self._read_in(
+                select + " WHERE p.doc_id IN ({marks}) ORDER BY p.doc_id, p.char_start, p.id", read
+            )
+            for (_, kind), group in itertools.groupby(rows, key=lambda r: (r[1], r[2])):
+                ids = [r[0] for r in group]
+                position.update((row_id, (kind, ids, i)) for i, row_id in enumerate(ids))
         result: dict[int, tuple[int | None, ...]] = {}
         for row_id in wanted:
             if row_id not in position:
                 continue
-            kind, ids, at = position[row_id]
-            if kinds is not None and kind not in kinds:
-                ids, at = [row_id], 0
+            _, ids, at = position[row_id]
             result[row_id] = tuple(
                 ids[i] if 0 <= i < len(ids) else None for i in range(at - radius, at + radius + 1)
             )
@@ -1272,6 +1253,8 @@ def _filter_sql(filters: SearchFilters) -> tuple[str, list[str]]:
             params.extend(values)
     return " AND ".join(clauses), params
 
+
+_VECTORS_SQL = "SELECT id, vector FROM passages WHERE id IN ({marks})"
 
 _PASSAGE_COLUMNS = (
     "id, passage_id, doc_id, text, char_start, char_end, page_start, page_end, label_start,"

@@ -133,12 +133,11 @@ def _truncate(text: str, limit: int = MAX_TEXT_BYTES) -> str:
 
 
 def _client(uri: str, token: str | None = None) -> Any:
-    for noisy in ("grpc._server", "pymilvus", "pymilvus.decorators", "milvus_lite"):
-        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
         from pymilvus import MilvusClient  # type: ignore[import-untyped]
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise QAError("the Milvus store needs pymilvus: pip install pymilvus milvus-lite") from exc
+    # pymilvus configures logging when imported: quieten it (and the embedded server) after.
     for noisy in ("grpc._server", "pymilvus", "pymilvus.decorators", "milvus_lite"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
@@ -775,9 +774,7 @@ class MilvusStore:
         for i in wanted:
             if i not in position:
                 continue
-            kind, ids, at = position[i]
-            if kinds is not None and kind not in kinds:
-                ids, at = [i], 0
+            _, ids, at = position[i]
             result[i] = tuple(
                 ids[j] if 0 <= j < len(ids) else None for j in range(at - radius, at + radius + 1)
             )
